@@ -1,0 +1,1 @@
+"""fluxserve: a self-hosted, drop-in FLUX image-generation API."""

@@ -1,0 +1,3 @@
+from fluxserve.cli.main import main
+
+main()

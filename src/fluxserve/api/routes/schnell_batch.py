@@ -1,0 +1,75 @@
+"""FLUX.1 schnell batch: `getDataBatch` queues (webhook or up to 60 s of waiting) and
+`checkStatus` answers by the batch requestId, with the lowercase statuses of that API."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from fluxserve.api.deps import CallerKey, Ctx, JsonBody, SubmittingKey
+from fluxserve.api.intake import Webhook, new_id, submit_generation
+from fluxserve.api.responses import wait_for_end
+from fluxserve.api.routes.sync import schnell_spec
+from fluxserve.api.schemas.sized import CheckStatus, SchnellBatch
+from fluxserve.errors import NotFound
+from fluxserve.ids import new_uuid4
+from fluxserve.jobs.records import TERMINAL_STATES
+from fluxserve.jobs.views import batch_status_body
+from fluxserve.webhooks.validate import validate_webhook_url
+
+router = APIRouter()
+
+POLLING_ENDPOINT = "/checkStatus"
+
+
+def _queued_body(request_id: str, state: str, with_webhook: bool) -> dict[str, str]:
+    message = (
+        "Request queued. Result will be sent to the provided webhook URL."
+        if with_webhook
+        else "Request is still processing. Poll /checkStatus for the result."
+    )
+    instructions = "POST to /checkStatus with " + json.dumps({"requestId": request_id})
+    return {
+        "requestId": request_id,
+        "status": state,
+        "message": message,
+        "pollingEndpoint": POLLING_ENDPOINT,
+        "pollingInstructions": instructions,
+    }
+
+
+@router.post("/flux-1-schnell/v1/getDataBatch")
+async def get_data_batch(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> JSONResponse:
+    model = ctx.intake.model("flux-1-schnell")
+    body = SchnellBatch.parse(data)
+    webhook = None
+    if body.webhook_url:
+        webhook = Webhook(url=validate_webhook_url(body.webhook_url), style="batch")
+    spec = schnell_spec(model.engine_model, body, sanitize=True)
+    alias = new_uuid4()
+    job = submit_generation(
+        ctx.intake,
+        request_id=new_id(model),
+        model=model,
+        key=key,
+        spec=spec,
+        webhook=webhook,
+        alias=alias,
+    )
+    if webhook is not None:
+        return JSONResponse(_queued_body(alias, "queued", True), status_code=202)
+    done = await wait_for_end(ctx, job.request_id, ctx.settings.batch_sync_wait_s)
+    if done.state in TERMINAL_STATES:
+        return JSONResponse(batch_status_body(done), status_code=200)
+    return JSONResponse(_queued_body(alias, done.state.value.lower(), False), status_code=202)
+
+
+@router.post("/flux-1-schnell/v1/checkStatus")
+async def check_status(ctx: Ctx, key: CallerKey, data: JsonBody) -> JSONResponse:
+    body = CheckStatus.parse(data)
+    job = ctx.jobs.get_by_alias(body.requestId)
+    if job is None or (job.key_id != key.id and not key.is_operator):
+        raise NotFound("Request not found")
+    return JSONResponse(batch_status_body(job))

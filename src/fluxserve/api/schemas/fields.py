@@ -1,0 +1,56 @@
+"""Field rules shared by several endpoints: seeds, counts, safety tolerance, formats."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from fluxserve.errors import InvalidRequest
+from fluxserve.jobs.spec import SafetySpec
+
+MAX_OUTPUT_PIXELS = 4_300_000  # FLUX1.1 ultra's ~4 MP sizes are the largest we render
+MAX_STEPS = 100
+
+
+def _strict_int(value: Any) -> Any:
+    """Ints, or strings of digits (the spec writes some numbers as strings); never floats/bools."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+LooseInt = Annotated[int, BeforeValidator(_strict_int)]
+Seed = Annotated[int, BeforeValidator(_strict_int), Field(ge=0, le=2**63 - 1)]
+Steps = Annotated[int, BeforeValidator(_strict_int), Field(ge=1, le=MAX_STEPS)]
+ImageCount = Annotated[int, BeforeValidator(_strict_int), Field(ge=1, le=4)]
+
+
+def seeds_for(seed: int | None, count: int) -> list[int]:
+    """One seed per image: the given seed, then the next ones; random when none is given.
+    The seed is fixed at accept time so that a re-run after a restart makes the same image."""
+    base = seed if seed is not None else secrets.randbelow(2**32)
+    return [base + i for i in range(count)]
+
+
+def safety_from_tolerance(
+    enabled: bool, tolerance: int | None, *, lowest: int, highest: int, default: int, field: str
+) -> SafetySpec:
+    """Map an endpoint's tolerance scale (lowest = strictest) onto strictness 1.0..0.0."""
+    value = default if tolerance is None else tolerance
+    if not lowest <= value <= highest:
+        raise InvalidRequest(f"{field} must be an integer in [{lowest}, {highest}]")
+    strictness = (highest - value) / (highest - lowest)
+    return SafetySpec(enabled=enabled, strictness=round(strictness, 4))
+
+
+def check_pixels(width: int, height: int, *, limit: int = MAX_OUTPUT_PIXELS) -> None:
+    if width * height > limit:
+        raise InvalidRequest(
+            f"requested size {width}x{height} is over the {limit / 1e6:.1f} MP limit"
+        )

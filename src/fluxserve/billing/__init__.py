@@ -1,0 +1,1 @@
+"""Money: API keys, wallets (balance and held) and the append-only ledger."""

@@ -1,0 +1,83 @@
+"""The append-only money ledger. Rows are only ever inserted, never updated or deleted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from fluxserve.db.schema import ledger_entries
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One movement of a key's money.
+
+    `amount_micros` is the change in the key's total funds (balance + held): a `topup` adds,
+    a `capture` (charge) subtracts, while `hold` and `release` only move money between
+    balance and held, so their amount is 0 and the moved sum shows in `held_after_micros`
+    (and in `note`). Hence the amounts of all entries sum to balance + held."""
+
+    id: int
+    key_id: str
+    request_id: str | None
+    kind: str
+    amount_micros: int
+    balance_after_micros: int
+    held_after_micros: int
+    created_at: datetime
+    note: str | None
+
+
+def append(
+    conn: Connection,
+    *,
+    key_id: str,
+    kind: str,
+    amount_micros: int,
+    balance_after_micros: int,
+    held_after_micros: int,
+    at: datetime,
+    request_id: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Add one entry inside the caller's transaction."""
+    conn.execute(
+        insert(ledger_entries).values(
+            key_id=key_id,
+            request_id=request_id,
+            kind=kind,
+            amount_micros=amount_micros,
+            balance_after_micros=balance_after_micros,
+            held_after_micros=held_after_micros,
+            created_at=at,
+            note=note,
+        )
+    )
+
+
+def recent(conn: Connection, key_id: str, limit: int) -> list[LedgerEntry]:
+    """The newest `limit` entries of a key, newest first."""
+    rows = conn.execute(
+        select(ledger_entries)
+        .where(ledger_entries.c.key_id == key_id)
+        .order_by(ledger_entries.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [_entry(row._mapping) for row in rows]
+
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(
+        id=int(row["id"]),
+        key_id=str(row["key_id"]),
+        request_id=row["request_id"],
+        kind=str(row["kind"]),
+        amount_micros=int(row["amount_micros"]),
+        balance_after_micros=int(row["balance_after_micros"]),
+        held_after_micros=int(row["held_after_micros"]),
+        created_at=row["created_at"],
+        note=row["note"],
+    )

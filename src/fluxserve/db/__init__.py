@@ -1,0 +1,1 @@
+"""Storage of record: the SQLAlchemy engine, schema and packaged Alembic migrations."""

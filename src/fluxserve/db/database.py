@@ -1,0 +1,82 @@
+"""The database handle: one engine, migrated on open, with read and write transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from fluxserve.db import sqlite
+from fluxserve.db.migrate import upgrade_to_head
+
+
+class Database:
+    """Owns the SQLAlchemy engine for SQLite or PostgreSQL.
+
+    Open it once per process with `Database.open(url)` and pass it down; stores build their
+    transactions with `write()` and `read()`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Database:
+        """Create the engine, apply SQLite pragmas, and run `alembic upgrade head`.
+
+        For a SQLite file the parent folder is created. `sqlite://` (in memory) works too,
+        on one shared connection, which is only useful in tests. A bare `postgresql://` URL
+        uses psycopg 3."""
+        engine = _create_engine(url)
+        try:
+            upgrade_to_head(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that will write: committed on success, rolled back on error.
+
+        On SQLite it takes the write lock at BEGIN, so read-then-write logic inside sees no
+        concurrent writer; on PostgreSQL it is READ COMMITTED, so callers guard every UPDATE
+        with its precondition and check what it changed."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{sqlite.WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot on SQLite)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    options: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        sqlite.ensure_parent_dir(parsed)
+        options["connect_args"] = {"check_same_thread": False}
+        if sqlite.is_memory(parsed):
+            options["poolclass"] = StaticPool
+        engine = create_engine(parsed, **options)
+        sqlite.install_hooks(engine)
+        return engine
+    if parsed.drivername == "postgresql":
+        # psycopg 3 is the driver we ship with; SQLAlchemy's bare default is psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_pre_ping=True)

@@ -1,0 +1,296 @@
+"""The engine in a child process, so a crash there (CUDA fault, OOM kill) never takes the worker
+down with it. Torch-free on this side: the child imports the runtime.
+
+Parent and child exchange small typed messages over a `multiprocessing` pipe: requests
+(`_Generate`, `_GenerateMany`, `_Statuses`, `_Close`), then zero or more `Progress` and `_Log`
+messages, then one reply (`_Images`, `_StatusList`, or `_Failed` carrying the domain error).
+Images travel as PNG bytes. If the child dies during a call, the call raises `EngineFailure` and
+the next call starts a fresh child."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from PIL import Image
+
+from fluxserve.engine.images import decode_png, encode_png
+from fluxserve.engine.messages import GenerateTask, ModelStatus, Progress
+from fluxserve.errors import EngineFailure, FluxServeError, InvalidRequest, ModelNotFound
+from fluxserve.settings import Settings
+
+logger = logging.getLogger("fluxserve.engine")
+
+_CLOSE_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class _Generate:
+    task: GenerateTask
+    with_progress: bool
+
+
+@dataclass(frozen=True)
+class _GenerateMany:
+    tasks: tuple[GenerateTask, ...]
+
+
+@dataclass(frozen=True)
+class _Statuses:
+    pass
+
+
+@dataclass(frozen=True)
+class _Close:
+    pass
+
+
+@dataclass(frozen=True)
+class _Ready:
+    pass
+
+
+@dataclass(frozen=True)
+class _Images:
+    images: tuple[tuple[bytes, ...], ...]  # PNG bytes, per task
+
+
+@dataclass(frozen=True)
+class _StatusList:
+    statuses: tuple[ModelStatus, ...]
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A domain error raised in the child, rebuilt in the parent."""
+
+    kind: str
+    message: str
+    model_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class _Log:
+    name: str
+    level: int
+    message: str
+
+
+class ProcessEngine:
+    """`Engine` running a `LocalEngine` in a spawned child process. Calls run one at a time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        with self._lock:
+            self._ensure_started()
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None while no child runs)."""
+        process = self._process
+        return process.pid if process is not None and process.is_alive() else None
+
+    def generate(
+        self, task: GenerateTask, progress: Callable[[Progress], None] | None = None
+    ) -> list[Image.Image]:
+        reply = self._call(_Generate(task, progress is not None), progress)
+        return [decode_png(data) for data in _expect(reply, _Images).images[0]]
+
+    def generate_many(self, tasks: Sequence[GenerateTask]) -> list[list[Image.Image]]:
+        reply = self._call(_GenerateMany(tuple(tasks)), None)
+        return [[decode_png(d) for d in row] for row in _expect(reply, _Images).images]
+
+    def statuses(self) -> list[ModelStatus]:
+        return list(_expect(self._call(_Statuses(), None), _StatusList).statuses)
+
+    def close(self) -> None:
+        """Ask the child to release everything and exit; kill it if it does not."""
+        with self._lock:
+            process, conn = self._process, self._conn
+            if process is None or conn is None:
+                return
+            try:
+                conn.send(_Close())
+            except OSError:
+                logger.debug("engine process already gone")
+            process.join(_CLOSE_TIMEOUT_S)
+            self._stop()
+
+    def _call(self, request: object, progress: Callable[[Progress], None] | None) -> object:
+        with self._lock:
+            conn = self._ensure_started()
+            try:
+                conn.send(request)
+                return self._await_reply(progress)
+            except FluxServeError:
+                raise
+            except BaseException as exc:
+                # The child died, or this side gave up mid-call: the pipe may still hold a
+                # stale reply, so the child goes and the next call starts a fresh one.
+                code = self._stop()
+                if isinstance(exc, (EOFError, OSError)):
+                    raise EngineFailure(
+                        f"The engine process died during the call (exit code {code})"
+                    ) from exc
+                raise
+
+    def _ensure_started(self) -> Connection:
+        if self._process is not None and self._process.is_alive() and self._conn is not None:
+            return self._conn
+        self._stop()
+        parent_conn, child_conn = self._context.Pipe()
+        process = self._context.Process(
+            target=_child_main,
+            args=(child_conn, self._settings, logging.getLogger("fluxserve").getEffectiveLevel()),
+            name="fluxserve-engine",
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        self._process, self._conn = process, parent_conn
+        try:
+            _expect(self._await_reply(None), _Ready)
+        except FluxServeError as exc:
+            self._stop()
+            raise EngineFailure(f"The engine process failed to start: {exc.message}") from exc
+        except (EOFError, OSError) as exc:
+            code = self._stop()
+            raise EngineFailure(f"The engine process failed to start (exit code {code})") from exc
+        logger.info("engine process %s started", process.pid)
+        return parent_conn
+
+    def _await_reply(self, progress: Callable[[Progress], None] | None) -> object:
+        conn, process = self._conn, self._process
+        assert conn is not None and process is not None
+        while True:
+            ready = wait([conn, process.sentinel])
+            if conn not in ready and not conn.poll():
+                raise EOFError("engine process exited")
+            message = conn.recv()
+            if isinstance(message, Progress):
+                _report(progress, message)
+            elif isinstance(message, _Log):
+                logging.getLogger(message.name).log(message.level, "%s", message.message)
+            elif isinstance(message, _Failed):
+                raise _rebuild(message)
+            else:
+                return message
+
+    def _stop(self) -> int | None:
+        """Make sure no child runs; its exit code if there was one."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            conn.close()
+        if process is None:
+            return None
+        if process.is_alive():
+            process.kill()
+        process.join()
+        return process.exitcode
+
+
+def _report(progress: Callable[[Progress], None] | None, message: Progress) -> None:
+    if progress is None:
+        return
+    try:
+        progress(message)
+    except Exception:
+        # A broken observer must not break the call (or the pipe's message order).
+        logger.exception("progress callback failed")
+
+
+def _expect(reply: object, kind: type[Any]) -> Any:
+    if not isinstance(reply, kind):
+        raise EngineFailure(
+            f"The engine process replied {type(reply).__name__}, not {kind.__name__}"
+        )
+    return reply
+
+
+def _rebuild(failed: _Failed) -> FluxServeError:
+    if failed.kind == "ModelNotFound" and failed.model_id is not None:
+        return ModelNotFound(failed.model_id, failed.reason)
+    if failed.kind == "InvalidRequest":
+        return InvalidRequest(failed.message)
+    return EngineFailure(failed.message)
+
+
+def _failed(exc: BaseException) -> _Failed:
+    if isinstance(exc, ModelNotFound):
+        return _Failed("ModelNotFound", exc.message, exc.model_id, exc.reason)
+    if isinstance(exc, InvalidRequest):
+        return _Failed("InvalidRequest", exc.message)
+    if isinstance(exc, FluxServeError):
+        return _Failed("EngineFailure", exc.message)
+    return _Failed("EngineFailure", f"{type(exc).__name__}: {exc}")
+
+
+class _PipeLogHandler(logging.Handler):
+    """Sends the child's log records to the parent, which logs them with its own handlers."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__()
+        self._conn = conn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The pipe is not thread-safe: only the main thread, which also sends the replies,
+        # may write to it.
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            self._conn.send(_Log(record.name, record.levelno, record.getMessage()))
+        except Exception:
+            self.handleError(record)
+
+
+def _child_main(conn: Connection, settings: Settings, log_level: int) -> None:
+    """The child process: serve requests from `conn` until told to close or the pipe breaks."""
+    package_logger = logging.getLogger("fluxserve")
+    package_logger.addHandler(_PipeLogHandler(conn))
+    package_logger.setLevel(log_level)
+    package_logger.propagate = False
+    from fluxserve.engine.runtime import LocalEngine
+
+    try:
+        engine = LocalEngine(settings)
+    except BaseException as exc:
+        conn.send(_failed(exc))
+        return
+    conn.send(_Ready())
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            break
+        if isinstance(request, _Close):
+            engine.close()
+            break
+        try:
+            reply = _serve(engine, request, conn)
+        except Exception as exc:
+            reply = _failed(exc)
+        conn.send(reply)
+
+
+def _serve(engine: Any, request: object, conn: Connection) -> object:
+    if isinstance(request, _Generate):
+        images = engine.generate(request.task, conn.send if request.with_progress else None)
+        return _Images((tuple(encode_png(i) for i in images),))
+    if isinstance(request, _GenerateMany):
+        rows = engine.generate_many(request.tasks)
+        return _Images(tuple(tuple(encode_png(i) for i in row) for row in rows))
+    if isinstance(request, _Statuses):
+        return _StatusList(tuple(engine.statuses()))
+    return _Failed("EngineFailure", f"unknown request {type(request).__name__}")

@@ -1,0 +1,1 @@
+"""Jobs: records, the transactional job store, the webhook outbox, and wire views."""

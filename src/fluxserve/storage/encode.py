@@ -1,0 +1,53 @@
+"""Encoding generated images into the output format a request asked for."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image
+
+from fluxserve.errors import InvalidRequest
+
+OUTPUT_FORMATS: dict[str, tuple[str, str, str]] = {
+    "jpeg": ("JPEG", "image/jpeg", "jpg"),
+    "jpg": ("JPEG", "image/jpeg", "jpg"),
+    "png": ("PNG", "image/png", "png"),
+    "webp": ("WEBP", "image/webp", "webp"),
+}
+"""Requested format -> (PIL format, content type, file extension)."""
+
+DEFAULT_QUALITY = {"JPEG": 90, "WEBP": 80}
+_MODES_KEPT = {"JPEG": ("RGB", "L"), "PNG": ("RGB", "RGBA", "L", "LA"), "WEBP": ("RGB", "RGBA")}
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    data: bytes
+    content_type: str
+    extension: str
+
+
+def encode_image(image: Image.Image, fmt: str, quality: int | None = None) -> EncodedImage:
+    """`image` encoded as jpeg/jpg, png or webp. `quality` (0..100) applies to jpeg and webp
+    (defaults 90 and 80) and is ignored for png. JPEG drops any alpha channel."""
+    spec = OUTPUT_FORMATS.get(fmt.strip().lower())
+    if spec is None:
+        raise InvalidRequest(f"output_format must be one of: {', '.join(OUTPUT_FORMATS)}")
+    pil_format, content_type, extension = spec
+    if quality is not None and not 0 <= quality <= 100:
+        raise InvalidRequest(f"output quality must be between 0 and 100, got {quality}")
+    options: dict[str, int] = {}
+    if pil_format in DEFAULT_QUALITY:
+        options["quality"] = DEFAULT_QUALITY[pil_format] if quality is None else quality
+    out = io.BytesIO()
+    _in_storable_mode(image, pil_format).save(out, format=pil_format, **options)
+    return EncodedImage(data=out.getvalue(), content_type=content_type, extension=extension)
+
+
+def _in_storable_mode(image: Image.Image, pil_format: str) -> Image.Image:
+    if image.mode in _MODES_KEPT[pil_format]:
+        return image
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    wants_alpha = has_alpha and "RGBA" in _MODES_KEPT[pil_format]
+    return image.convert("RGBA" if wants_alpha else "RGB")

@@ -1,0 +1,307 @@
+"""Deliver webhook callbacks from the outbox, off the worker's path.
+
+The job store writes an outbox row in the same transaction as a job's terminal state; this
+module's `WebhookDeliverer` runs as its own asyncio task, renders each due row's body from the
+job record at delivery time, and POSTs it. A dead or slow receiver therefore never holds up a
+GPU worker, and a crash loses nothing: an undelivered row is simply still due.
+
+Delivery is at least once. A receiver may see the same delivery twice (for instance if we crash
+between its 2xx and our bookkeeping); ``X-Fluxserve-Delivery`` is stable across retries of one
+delivery, so receivers can de-duplicate on it.
+
+What a receiver gets
+    ``POST <webhook url>`` with a JSON body: for the async endpoints the same body as
+    ``GET /v2/requests/status/{request_id}``; for the schnell batch endpoint the body of
+    ``/checkStatus``. Headers:
+
+    - ``Content-Type: application/json``, ``User-Agent: fluxserve``
+    - ``X-Fluxserve-Event``: what happened (the outbox row's event, e.g. ``completed``)
+    - ``X-Fluxserve-Delivery``: the delivery id
+    - ``X-Fluxserve-Signature: t=<unix seconds>,v1=<hex>`` when the operator set a secret
+
+    Any 2xx means delivered. ``410 Gone`` means "never send this again". Anything else, a
+    timeout or a connection failure is retried with exponential backoff and jitter, up to the
+    policy's attempt limit.
+
+Verifying the signature (receiver side)
+    1. Read the raw request body as bytes, before any JSON parsing (re-serialising changes the
+       bytes and breaks the signature).
+    2. Split the header on ``,`` into ``key=value`` pairs; take ``t`` and every ``v1``.
+    3. Compute ``HMAC-SHA256(key=secret.encode("utf-8"), msg=t.encode("ascii") + b"." + body)``
+       as lowercase hex.
+    4. Accept if it equals one of the ``v1`` values under a constant-time comparison
+       (``hmac.compare_digest``) and ``t`` is within a few minutes of your clock (replay guard).
+
+    Python receivers can call `fluxserve.webhooks.signing.verify_signature`.
+
+Webhook URLs whose host resolves to a non-public address (loopback, private, link-local...)
+are refused unless the policy allows private URLs: the row is given up with a clear error. The
+request is sent to the address that was checked, so a DNS answer that changes between the
+check and the connection cannot redirect it; redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Self
+
+import httpx
+
+from fluxserve.db.clock import Clock, utc_now
+from fluxserve.errors import InputFetchError
+from fluxserve.jobs.outbox import Outbox, OutboxItem
+from fluxserve.jobs.records import JobRecord
+from fluxserve.jobs.store import JobStore
+from fluxserve.jobs.views import batch_status_body, status_body
+from fluxserve.netguard import IPAddress, Resolver, Route, checked_addresses, pinned_route
+from fluxserve.settings import Settings
+from fluxserve.webhooks.signing import SIGNATURE_HEADER, signature_header
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 20
+# How long a pass holds its rows away from other deliverers on the same database; beyond the
+# request timeout, room for DNS and bookkeeping. A deliverer that dies lets them fall due again.
+CLAIM_MARGIN_S = 60.0
+
+
+@dataclass(frozen=True)
+class WebhookPolicy:
+    """How hard to try. `backoff_base_s * 2**attempts`, capped at `backoff_max_s`, is the
+    longest wait before the next try (the actual wait is jittered between half and all of it)."""
+
+    max_attempts: int = 8
+    timeout_s: float = 10.0
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 600.0
+    secret: str | None = None
+    allow_private: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebhookPolicy:
+        return cls(
+            max_attempts=settings.webhook_max_attempts,
+            timeout_s=settings.webhook_timeout_s,
+            backoff_base_s=settings.webhook_backoff_base_s,
+            secret=settings.webhook_secret,
+            allow_private=settings.allow_private_urls,
+        )
+
+    def retry_delay_s(self, attempts: int, rng: random.Random) -> float:
+        """Wait before the next try after `attempts` failed ones ("equal jitter": between half
+        and all of the capped exponential, so receivers that failed together do not retry in
+        lock step)."""
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** min(attempts, 62))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one try came to: delivered (no `error`), or an error, retried unless `final`."""
+
+    status_code: int | None = None
+    error: str | None = None
+    final: bool = False
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, the same encoding the HTTP API uses for its responses."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class WebhookDeliverer:
+    """Sends due outbox rows to their receivers; run it with `run()` as its own task."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        jobs: JobStore,
+        public_url: str,
+        policy: WebhookPolicy,
+        client: httpx.AsyncClient | None = None,
+        clock: Clock | None = None,
+        *,
+        resolver: Resolver | None = None,
+    ) -> None:
+        """`public_url` is this server's base URL (for polling and media URLs in bodies);
+        `resolver` replaces the system DNS resolver (tests)."""
+        self._outbox = outbox
+        self._jobs = jobs
+        self._public_url = public_url.rstrip("/")
+        self._policy = policy
+        self._owns_client = client is None
+        # trust_env=False: no proxy or .netrc picked up from the environment by surprise.
+        self._client = client or httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self._clock = clock or utc_now
+        self._resolver = resolver
+        self._rng = random.Random()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this deliverer made it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def deliver_due(self) -> int:
+        """One pass: try every due row (up to a batch) concurrently; return how many."""
+        claim_s = self._policy.timeout_s + CLAIM_MARGIN_S
+        items = await asyncio.to_thread(self._outbox.due, BATCH_SIZE, self._clock(), claim_s)
+        results = await asyncio.gather(
+            *(self._deliver_one(item) for item in items), return_exceptions=True
+        )
+        for item, result in zip(items, results, strict=True):
+            if isinstance(result, Exception):
+                # Bookkeeping failed (database down?): the row's claim lapses and it is tried
+                # again, so the receiver may see this delivery twice, never zero times.
+                logger.error("could not record webhook delivery %s", item.id, exc_info=result)
+        return len(items)
+
+    async def run(
+        self, stop: asyncio.Event, poll_s: float = 0.5, wake: asyncio.Event | None = None
+    ) -> None:
+        """Deliver until `stop` is set, polling every `poll_s` seconds, or at once when `wake`
+        is set (the app sets it when a job ends; from a worker thread, through
+        `loop.call_soon_threadsafe(wake.set)`). A failing pass is logged, never fatal."""
+        while not stop.is_set():
+            try:
+                attempted = await self.deliver_due()
+            except Exception:
+                logger.exception("webhook delivery pass failed; retrying in %.1f s", poll_s)
+                attempted = 0
+            if attempted < BATCH_SIZE:  # a full batch means more may be due right now
+                await _wait_for_either(stop, wake, poll_s)
+
+    async def _deliver_one(self, item: OutboxItem) -> None:
+        try:
+            job = await asyncio.to_thread(self._jobs.get, item.request_id)
+            if job is None:
+                outcome = _Outcome(error=f"job {item.request_id} no longer exists", final=True)
+            else:
+                outcome = await self._post(item, encode_body(self._render(job)))
+        except Exception as exc:
+            # A bug in rendering must not wedge the row: count it as a failed try.
+            logger.exception("webhook delivery %s failed unexpectedly", item.id)
+            outcome = _Outcome(error=f"internal error: {type(exc).__name__}")
+        await asyncio.to_thread(self._record, item, outcome)
+
+    def _render(self, job: JobRecord) -> dict[str, Any]:
+        if job.webhook_style == "batch":
+            return batch_status_body(job, self._public_url)
+        return status_body(job, self._public_url)
+
+    async def _post(self, item: OutboxItem, body: bytes) -> _Outcome:
+        """One try, DNS included, bounded by the policy's timeout."""
+        try:
+            async with asyncio.timeout(self._policy.timeout_s):
+                return await self._resolve_and_send(item, body)
+        except (TimeoutError, httpx.TimeoutException):
+            return _Outcome(error=f"timed out after {self._policy.timeout_s:g} s")
+        except httpx.HTTPError as exc:
+            return _Outcome(error=f"connection failed: {type(exc).__name__}: {exc}")
+
+    async def _resolve_and_send(self, item: OutboxItem, body: bytes) -> _Outcome:
+        try:
+            addresses = await checked_addresses(
+                item.url,
+                allow_private=self._policy.allow_private,
+                what="webhook URL",
+                resolver=self._resolver,
+            )
+        except InputFetchError as exc:
+            return _Outcome(error=exc.message, final=True)
+        except OSError as exc:  # DNS trouble may pass; try again later
+            return _Outcome(error=f"webhook host did not resolve: {exc}")
+        headers = self._headers(item, body)
+        return await self._send_to_any(httpx.URL(item.url), addresses, headers, body)
+
+    async def _send_to_any(
+        self,
+        url: httpx.URL,
+        addresses: list[IPAddress],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> _Outcome:
+        """POST to the first checked address that accepts a connection."""
+        for address in addresses[:-1]:
+            try:
+                return await self._send(pinned_route(url, address), headers, body)
+            except httpx.ConnectError:
+                continue
+        return await self._send(pinned_route(url, addresses[-1]), headers, body)
+
+    async def _send(self, route: Route, headers: dict[str, str], body: bytes) -> _Outcome:
+        request = self._client.build_request(
+            "POST",
+            route.url,
+            content=body,
+            headers={**headers, **route.headers},
+            timeout=self._policy.timeout_s,
+            extensions=route.extensions,
+        )
+        response = await self._client.send(request, stream=True)
+        await response.aclose()  # the receiver's answer body is of no interest
+        return _classify(response.status_code)
+
+    def _headers(self, item: OutboxItem, body: bytes) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "fluxserve",
+            "X-Fluxserve-Event": item.event,
+            "X-Fluxserve-Delivery": str(item.id),
+            # One delivery per connection: pooled connections are keyed by address, and a TLS
+            # session verified for one host name must not carry a request for another.
+            "Connection": "close",
+        }
+        if self._policy.secret:
+            stamp = int(self._clock().timestamp())
+            headers[SIGNATURE_HEADER] = signature_header(self._policy.secret, stamp, body)
+        return headers
+
+    def _record(self, item: OutboxItem, outcome: _Outcome) -> None:
+        if outcome.error is None and outcome.status_code is not None:
+            self._outbox.mark_delivered(item.id, outcome.status_code)
+            return
+        error = outcome.error or "unknown error"
+        tries = item.attempts + 1
+        if outcome.final:
+            logger.warning("webhook delivery %s given up: %s", item.id, error)
+            self._outbox.give_up(item.id, error)
+        elif tries >= self._policy.max_attempts:
+            logger.warning("webhook delivery %s given up after %d tries: %s", item.id, tries, error)
+            self._outbox.give_up(item.id, f"{error} (gave up after {tries} attempts)")
+        else:
+            delay = self._policy.retry_delay_s(item.attempts, self._rng)
+            next_at = self._clock() + timedelta(seconds=delay)
+            self._outbox.reschedule(item.id, next_at, error)
+
+
+def _classify(status_code: int) -> _Outcome:
+    if 200 <= status_code < 300:
+        return _Outcome(status_code=status_code)
+    if status_code == 410:
+        return _Outcome(status_code=status_code, error="receiver answered 410 Gone", final=True)
+    return _Outcome(status_code=status_code, error=f"receiver answered HTTP {status_code}")
+
+
+async def _wait_for_either(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:
+    """Sleep up to `timeout`, waking early when `stop` or `wake` is set; clears `wake`."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    if wake is not None:
+        wake.clear()

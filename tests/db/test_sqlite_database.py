@@ -1,0 +1,92 @@
+"""Database on SQLite: pragmas, write serialisation, UTC datetimes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import StatementError
+
+from fluxserve.db.database import Database
+from fluxserve.db.schema import api_keys
+
+
+def _open(tmp_path: Path) -> Database:
+    return Database.open(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'fs.db'}")
+
+
+def test_open_creates_the_folder_and_sets_pragmas(tmp_path: Path) -> None:
+    db = _open(tmp_path)
+    try:
+        with db.read() as conn:
+            pragmas = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar_one()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            }
+    finally:
+        db.close()
+    assert (tmp_path / "nested" / "dir" / "fs.db").is_file()
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30_000}
+
+
+def test_write_transactions_take_the_lock_at_begin(tmp_path: Path) -> None:
+    db = _open(tmp_path)
+    first_in = threading.Event()
+    moments: dict[str, float] = {}
+
+    def first() -> None:
+        with db.write() as conn:
+            conn.execute(text("SELECT count(*) FROM jobs")).scalar_one()
+            first_in.set()
+            time.sleep(0.3)
+            moments["first_done"] = time.monotonic()
+
+    def second() -> None:
+        first_in.wait()
+        with db.write():
+            moments["second_in"] = time.monotonic()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    finally:
+        db.close()
+    assert moments["second_in"] >= moments["first_done"]
+
+
+def test_datetimes_are_utc_aware_and_naive_ones_are_refused(tmp_path: Path) -> None:
+    db = _open(tmp_path)
+    local = datetime(2026, 3, 31, 12, 0, 0, 5, tzinfo=timezone(timedelta(hours=2)))
+    row = {"id": "key_a", "name": "", "prefix": "fs_", "key_hash": "h", "disabled": False}
+    try:
+        with db.write() as conn:
+            conn.execute(insert(api_keys).values(**row, is_operator=False, created_at=local))
+        with db.read() as conn:
+            stored = conn.execute(select(api_keys.c.created_at)).scalar_one()
+        with pytest.raises(StatementError, match="naive"), db.write() as conn:
+            conn.execute(
+                insert(api_keys).values(
+                    **{**row, "id": "key_b", "key_hash": "h2"},
+                    is_operator=False,
+                    created_at=datetime(2026, 1, 1),
+                )
+            )
+    finally:
+        db.close()
+    assert stored == local and stored.tzinfo is UTC
+
+
+def test_in_memory_database_is_migrated() -> None:
+    db = Database.open("sqlite://")
+    try:
+        with db.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM jobs")).scalar_one() == 0
+    finally:
+        db.close()

@@ -1,0 +1,132 @@
+"""The shared SSRF guard: which addresses are public, and how hosts are checked and pinned."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import httpx
+import pytest
+
+from fluxserve.errors import InputFetchError
+from fluxserve.netguard import (
+    Resolver,
+    checked_addresses,
+    is_public_address,
+    parse_address,
+    pinned_route,
+    refuse_private_host,
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",  # cloud metadata
+        "100.64.0.1",  # carrier-grade NAT
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1%eth0",
+        "fc00::1",
+        "::ffff:127.0.0.1",  # IPv4-mapped loopback
+        "2002:a00:1::",  # 6to4 around 10.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 around 169.254.169.254
+        "ff02::1",
+    ],
+)
+def test_non_public_addresses(text: str) -> None:
+    address = parse_address(text)
+    assert address is not None
+    assert not is_public_address(address)
+
+
+@pytest.mark.parametrize("text", ["93.184.215.14", "8.8.8.8", "2606:4700::6810:85e5"])
+def test_public_addresses(text: str) -> None:
+    address = parse_address(text)
+    assert address is not None
+    assert is_public_address(address)
+
+
+def test_parse_address_rejects_names() -> None:
+    assert parse_address("example.com") is None
+
+
+def test_refuse_private_host_refuses_loopback_unless_allowed() -> None:
+    with pytest.raises(InputFetchError, match=r"non-public address \(127\.0\.0\.1\)") as caught:
+        refuse_private_host("http://127.0.0.1:8080/x", allow_private=False, what="webhook URL")
+    assert caught.value.code == "invalid_input"
+    refuse_private_host("http://127.0.0.1:8080/x", allow_private=True, what="webhook URL")
+
+
+def test_refuse_private_host_resolves_names() -> None:
+    # "localhost" resolves through the system resolver to loopback only.
+    with pytest.raises(InputFetchError, match="'localhost' resolves to a non-public"):
+        refuse_private_host("http://localhost/x", allow_private=False, what="image_url")
+
+
+def test_refuse_private_host_refuses_non_http() -> None:
+    with pytest.raises(InputFetchError, match="must be an http"):
+        refuse_private_host("ftp://8.8.8.8/x", allow_private=True, what="image_url")
+
+
+def _resolver(answers: dict[str, list[str]]) -> Resolver:
+    async def resolve(host: str, port: int) -> Sequence[str]:
+        if host not in answers:
+            raise OSError(f"no such host {host}")
+        return answers[host]
+
+    return resolve
+
+
+def test_checked_addresses_refuses_if_any_answer_is_private() -> None:
+    resolver = _resolver({"mixed.example": ["93.184.215.14", "10.0.0.5"]})
+    with pytest.raises(InputFetchError, match=r"non-public address \(10\.0\.0\.5\)"):
+        asyncio.run(
+            checked_addresses(
+                "https://mixed.example/h",
+                allow_private=False,
+                what="webhook URL",
+                resolver=resolver,
+            )
+        )
+
+
+def test_checked_addresses_returns_every_public_answer() -> None:
+    resolver = _resolver({"ok.example": ["93.184.215.14", "2606:4700::6810:85e5"]})
+    found = asyncio.run(
+        checked_addresses(
+            "https://ok.example/h", allow_private=False, what="webhook URL", resolver=resolver
+        )
+    )
+    assert [str(a) for a in found] == ["93.184.215.14", "2606:4700::6810:85e5"]
+
+
+def test_checked_addresses_lets_dns_failure_through_as_oserror() -> None:
+    with pytest.raises(OSError, match="no such host"):
+        asyncio.run(
+            checked_addresses(
+                "https://gone.example/h",
+                allow_private=False,
+                what="webhook URL",
+                resolver=_resolver({}),
+            )
+        )
+
+
+def test_pinned_route_keeps_the_name_for_host_and_sni() -> None:
+    address = parse_address("93.184.215.14")
+    assert address is not None
+    route = pinned_route(httpx.URL("https://hooks.example.com:8443/cb?x=1"), address)
+    assert str(route.url) == "https://93.184.215.14:8443/cb?x=1"
+    assert route.headers == {"Host": "hooks.example.com:8443"}
+    assert route.extensions == {"sni_hostname": "hooks.example.com"}
+    plain = pinned_route(httpx.URL("http://hooks.example.com/cb"), address)
+    assert plain.extensions == {}
+    assert plain.headers == {"Host": "hooks.example.com"}
