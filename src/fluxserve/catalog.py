@@ -136,7 +136,10 @@ API_MODELS: dict[str, ApiModel] = {
             8_000_000,
         ),
         ApiModel(
-            "flux-kontext-restore-image", "FLUX Kontext image restoration", "flux1-kontext-dev", 40_000
+            "flux-kontext-restore-image",
+            "FLUX Kontext image restoration",
+            "flux1-kontext-dev",
+            40_000,
         ),
         ApiModel(
             "flux-2-klein-4b",

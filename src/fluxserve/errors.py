@@ -66,7 +66,9 @@ class RateLimited(FluxServeError):
     code = "rate_limited"
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"Too many requests; retry after {retry_after_s} s", title="Too Many Requests")
+        super().__init__(
+            f"Too many requests; retry after {retry_after_s} s", title="Too Many Requests"
+        )
         self.retry_after_s = retry_after_s
 
 

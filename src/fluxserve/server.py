@@ -87,6 +87,7 @@ class Service:
             signals=self.signals,
             work_dir=self.settings.work_dir,
             lease_s=self.settings.job_lease_s,
+            training=self.settings.training,
             image_checker=self.engine.image_checker(),
         )
         return WorkerPool(

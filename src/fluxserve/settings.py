@@ -71,6 +71,15 @@ class SafetyConfig(BaseModel):
     )
 
 
+class TrainingConfig(BaseModel):
+    """LoRA training knobs that are the operator's, not the caller's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resolution: int = Field(default=512, ge=32, le=2048)
+    checkpoint_every: int = Field(default=100, ge=1)
+
+
 class Settings(BaseModel):
     """Everything the service needs to know, fixed for the life of the process."""
 
@@ -103,6 +112,7 @@ class Settings(BaseModel):
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
 
     @property
     def public_url(self) -> str:

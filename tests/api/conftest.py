@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from fluxserve.catalog import API_MODELS
 from tests.support.media import write_inputs
 from tests.support.servers import FileServer, FluxServer, WebhookReceiver, create_key
+
+from fluxserve.catalog import API_MODELS
 
 FAST_STEPS = 2
 
@@ -22,6 +22,7 @@ def write_config(
     """Test config: operators may lower default step counts; tests do, to stay fast."""
     lines = [f'demo_weights_dir_override = "{demo_cache}"']
     lines += [f"{k} = {v!r}".replace("'", '"') for k, v in top.items()]
+    lines += ["[training]", "resolution = 64", "checkpoint_every = 500"]
     for model_id in API_MODELS:
         lines += [f'[endpoints."{model_id}"]', f"default_steps = {FAST_STEPS}"]
         if model_id in disabled:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.api.conftest import Api, write_config
 from tests.support.client import poll
 from tests.support.media import encode, noise_image
@@ -54,7 +53,10 @@ def test_missing_and_unknown_key_get_401(api: Api) -> None:
 
 def test_disabled_key_gets_403(api: Api) -> None:
     key = create_key(api.server.data_dir, credit="1", name="to-disable")
-    assert post(api, FLUX_DEV, {"prompt": "a cat", "num_inference_steps": 1}, key=key).status_code == 202
+    assert (
+        post(api, FLUX_DEV, {"prompt": "a cat", "num_inference_steps": 1}, key=key).status_code
+        == 202
+    )
     run_cli("keys", "disable", key, data_dir=api.server.data_dir)
     response = post(api, FLUX_DEV, {"prompt": "a cat"}, key=key)
     assert response.status_code == 403
@@ -63,7 +65,9 @@ def test_disabled_key_gets_403(api: Api) -> None:
 
 def test_insufficient_balance_402_with_required_amount(api: Api) -> None:
     key = create_key(api.server.data_dir, credit="0.03", name="poor")
-    response = post(api, FILL, {"prompt": "x", "image": png_data_url(), "mask": png_data_url()}, key=key)
+    response = post(
+        api, FILL, {"prompt": "x", "image": png_data_url(), "mask": png_data_url()}, key=key
+    )
     assert response.status_code == 402
     assert response.json() == {
         "error": "Insufficient Balance",
@@ -84,8 +88,16 @@ def test_validation_errors_are_400_with_error_body(api: Api) -> None:
         (FLUX_DEV, {"prompt": "x", "acceleration": "warp"}, "acceleration"),
         ("/flux-1-schnell/v1/getData", {"prompt": "x", "num_steps": 9}, "num_steps"),
         ("/flux-2-klein-4b/v1/generateImage", {"prompt": "x", "width": 700}, "width"),
-        ("/pro1.1/v1/pro1.1ultra/generateRequest", {"prompt": "x", "aspect_ratio": "5:4"}, "aspect_ratio"),
-        ("/pro1.1/v1/pro1.1ultra/generateRequest", {"prompt": "x", "safety_tolerance": "7"}, "safety_tolerance"),
+        (
+            "/pro1.1/v1/pro1.1ultra/generateRequest",
+            {"prompt": "x", "aspect_ratio": "5:4"},
+            "aspect_ratio",
+        ),
+        (
+            "/pro1.1/v1/pro1.1ultra/generateRequest",
+            {"prompt": "x", "safety_tolerance": "7"},
+            "safety_tolerance",
+        ),
     ]
     for path, body, needle in cases:
         response = post(api, path, body)
@@ -100,7 +112,10 @@ def test_kontext_validation_messages_are_the_specs_word_for_word(api: Api) -> No
         ({"input_image": 5}, "input_image is required and must be a string URL"),
         ({"input_image": "not a url"}, "input_image must be a valid URL"),
         ({"input_image": url, "output_format": "webp"}, "output_format must be one of: jpg, png"),
-        ({"input_image": url, "safety_tolerance": 3}, "safety_tolerance must be an integer in [0, 2]"),
+        (
+            {"input_image": url, "safety_tolerance": 3},
+            "safety_tolerance must be an integer in [0, 2]",
+        ),
         ({"input_image": url, "seed": -1}, "seed must be a non-negative integer"),
         ({"input_image": url, "webhook": "ftp://x"}, "Invalid webhook URL"),
     ]
@@ -111,20 +126,30 @@ def test_kontext_validation_messages_are_the_specs_word_for_word(api: Api) -> No
 
 
 def test_bad_json_and_bad_images_are_400(api: Api, files: FileServer) -> None:
-    raw = httpx.post(f"{api.url}{FLUX_DEV}", headers=api.headers(), content=b"{not json", timeout=30)
+    raw = httpx.post(
+        f"{api.url}{FLUX_DEV}", headers=api.headers(), content=b"{not json", timeout=30
+    )
     assert raw.status_code == 400
     assert raw.json() == {"error": "Request body must be valid JSON"}
-    bad_image = post(api, "/flux-dev/v1/dev/imageToImage", {"prompt": "x", "image_url": files.url("not-an-image.png")})
+    bad_image = post(
+        api,
+        "/flux-dev/v1/dev/imageToImage",
+        {"prompt": "x", "image_url": files.url("not-an-image.png")},
+    )
     assert bad_image.status_code == 400
     assert "image_url" in bad_image.json()["error"]
-    missing = post(api, "/flux-dev/v1/dev/imageToImage", {"prompt": "x", "image_url": files.url("nope.png")})
+    missing = post(
+        api, "/flux-dev/v1/dev/imageToImage", {"prompt": "x", "image_url": files.url("nope.png")}
+    )
     assert missing.status_code == 400
     assert "404" in missing.json()["error"]
 
 
 def test_gif_and_webp_inputs_are_accepted(api: Api, files: FileServer) -> None:
     for name in ("anim.gif", "pic.webp"):
-        response = post(api, "/flux-dev/v1/dev/imageToImage", {"prompt": "x", "image_url": files.url(name)})
+        response = post(
+            api, "/flux-dev/v1/dev/imageToImage", {"prompt": "x", "image_url": files.url(name)}
+        )
         assert response.status_code == 202, response.text
         assert poll(api.url, response.json()["request_id"], api.key)["status"] == "COMPLETED"
 
@@ -134,11 +159,15 @@ def test_unknown_request_and_someone_elses_request_are_404(api: Api) -> None:
     other = create_key(api.server.data_dir, credit="1", name="other")
     rid = mine.json()["request_id"]
     foreign = httpx.get(
-        f"{api.url}/v2/requests/status/{rid}", headers={"Ocp-Apim-Subscription-Key": other}, timeout=30
+        f"{api.url}/v2/requests/status/{rid}",
+        headers={"Ocp-Apim-Subscription-Key": other},
+        timeout=30,
     )
     assert foreign.status_code == 404
     unknown = httpx.get(
-        f"{api.url}/v2/requests/status/flux-dev_0190", headers={"Ocp-Apim-Subscription-Key": api.key}, timeout=30
+        f"{api.url}/v2/requests/status/flux-dev_0190",
+        headers={"Ocp-Apim-Subscription-Key": api.key},
+        timeout=30,
     )
     assert unknown.status_code == 404 and "error" in unknown.json()
 
@@ -153,7 +182,11 @@ def test_disabled_model_answers_model_not_found(strict: Api) -> None:
 
 
 def test_private_urls_refused_by_default(strict: Api, files: FileServer) -> None:
-    response = post(strict, "/flux-dev/v1/dev/imageToImage", {"prompt": "x", "image_url": files.url("model.png")})
+    response = post(
+        strict,
+        "/flux-dev/v1/dev/imageToImage",
+        {"prompt": "x", "image_url": files.url("model.png")},
+    )
     assert response.status_code == 400
     message = response.json()["error"]
     assert "private address" in message and "--allow-private-urls" in message

@@ -7,20 +7,25 @@ import time
 from pathlib import Path
 
 import httpx
+from tests.api.conftest import write_config
+from tests.support.client import poll
+from tests.support.servers import FluxServer, create_key, run_cli
 
 from fluxserve.billing.keys import KeyStore
 from fluxserve.db.database import Database
 from fluxserve.jobs.records import JobState
 from fluxserve.jobs.store import JobStore
-from tests.api.conftest import write_config
-from tests.support.client import poll
-from tests.support.servers import FluxServer, create_key, run_cli
 
 JOBS = 4
 
 
 def _submit(server: FluxServer, key: str, seed: int) -> str:
-    body = {"prompt": "a lighthouse", "image_size": "square", "num_inference_steps": 30, "seed": seed}
+    body = {
+        "prompt": "a lighthouse",
+        "image_size": "square",
+        "num_inference_steps": 30,
+        "seed": seed,
+    }
     response = httpx.post(
         f"{server.url}/flux-dev/v1/dev/textToImage",
         headers={"Ocp-Apim-Subscription-Key": key},
@@ -45,7 +50,9 @@ def _wait_processing(server: FluxServer, key: str, request_id: str) -> None:
     raise AssertionError("the first job never started")
 
 
-def test_kill_and_restart_loses_nothing_and_charges_once(tmp_path: Path, demo_cache_dir: Path) -> None:
+def test_kill_and_restart_loses_nothing_and_charges_once(
+    tmp_path: Path, demo_cache_dir: Path
+) -> None:
     config = write_config(tmp_path / "config.toml", demo_cache_dir)
     key = create_key(tmp_path, credit="1")
     first = FluxServer(tmp_path, config=config).start()

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.api.conftest import Api
 from tests.support.client import download_image, poll
 from tests.support.servers import FileServer, WebhookReceiver
@@ -106,7 +105,10 @@ def test_flux_pro_1_1_ultra(api: Api) -> None:
     [("/flux-pro/v1/pro/textToImage", "flux-pro"), ("/flux-dev/v1/dev/textToImage", "flux-dev")],
 )
 def test_flux1_text_to_image(api: Api, path: str, model_id: str) -> None:
-    body = {"prompt": "A futuristic cityscape at sunset with flying cars", "image_size": "landscape_4_3"}
+    body = {
+        "prompt": "A futuristic cityscape at sunset with flying cars",
+        "image_size": "landscape_4_3",
+    }
     done = submit_async(api, path, body, model_id)
     check_images(done, 1, "JPEG", (1024, 768))
 
@@ -188,8 +190,14 @@ def test_flux1_schnell_batch_with_webhook_and_check_status(
         "width": 512,
         "webhook_url": receiver.url("/webhook"),
     }
-    headers = {"Content-Type": "application/json", "X-Secret-Key": api.key, "Cache-Control": "no-cache"}
-    response = httpx.post(f"{api.url}/flux-1-schnell/v1/getDataBatch", headers=headers, json=body, timeout=60)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Secret-Key": api.key,
+        "Cache-Control": "no-cache",
+    }
+    response = httpx.post(
+        f"{api.url}/flux-1-schnell/v1/getDataBatch", headers=headers, json=body, timeout=60
+    )
     assert response.status_code == 202, response.text
     queued = response.json()
     assert queued["status"] == "queued"
@@ -215,7 +223,9 @@ def test_flux1_schnell_batch_with_webhook_and_check_status(
 def test_flux1_schnell_batch_without_webhook_waits(api: Api) -> None:
     body = {"prompt": "Picture a handsome man dancing", "num_steps": 2, "height": 256, "width": 256}
     headers = {"Content-Type": "application/json", "X-Secret-Key": api.key}
-    response = httpx.post(f"{api.url}/flux-1-schnell/v1/getDataBatch", headers=headers, json=body, timeout=90)
+    response = httpx.post(
+        f"{api.url}/flux-1-schnell/v1/getDataBatch", headers=headers, json=body, timeout=90
+    )
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["status"] == "completed"
@@ -224,7 +234,11 @@ def test_flux1_schnell_batch_without_webhook_waits(api: Api) -> None:
 
 
 def test_image_trainer(api: Api, files: FileServer) -> None:
-    body = {"image_data_url": files.url("reference_style.jpg"), "steps": 1200, "learning_rate": 0.00007}
+    body = {
+        "image_data_url": files.url("reference_style.jpg"),
+        "steps": 1200,
+        "learning_rate": 0.00007,
+    }
     path = "/flux-2-pro-image-to-image-trainer-831/v1/flux-2-pro-image-to-image-trainer-request"
     done = submit_async(api, path, body, "flux-2-pro-image-to-image-trainer-831")
     lora_url, sidecar_url = done["output"]["media_url"]

@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fluxserve.catalog import API_MODELS
 from tests.support.servers import create_key, run_cli
+
+from fluxserve.catalog import API_MODELS
 
 
 def test_keys_and_wallet_round_trip(tmp_path: Path) -> None:
@@ -35,14 +36,33 @@ def test_data_dir_from_environment(tmp_path: Path) -> None:
 def test_bad_amounts_and_unknown_keys_fail_cleanly(tmp_path: Path) -> None:
     key = create_key(tmp_path)
     bad = subprocess.run(
-        [sys.executable, "-m", "fluxserve", "wallet", "topup", key, "abc", "--data-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "fluxserve",
+            "wallet",
+            "topup",
+            key,
+            "abc",
+            "--data-dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert bad.returncode == 1 and "error" in bad.stderr
     unknown = subprocess.run(
-        [sys.executable, "-m", "fluxserve", "wallet", "show", "fs_nope", "--data-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "fluxserve",
+            "wallet",
+            "show",
+            "fs_nope",
+            "--data-dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -94,8 +94,11 @@ def test_vae_tiling_switches_on_for_large_outputs(
     tiling: dict[tuple[int, int], set[bool]] = {}
     for size in ((128, 128), (64, 64), (256, 128)):
         seen = tiling.setdefault(size, set())
-        task = make_task(engine_model, width=size[0], height=size[1])
-        images = engine.generate(task, lambda _, seen=seen: seen.add(vae.use_tiling))
+
+        def watch(_: Progress, seen: set[bool] = seen) -> None:
+            seen.add(vae.use_tiling)
+
+        images = engine.generate(make_task(engine_model, width=size[0], height=size[1]), watch)
         assert images[0].size == size
     assert tiling == {(128, 128): {True}, (64, 64): {False}, (256, 128): {True}}
     engine.close()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from tests.engine.fixtures_runtime import input_png, make_task
 
-from fluxserve.engine.batching import BatchItem, plan_batches
+from fluxserve.engine.batching import Batch, BatchItem, plan_batches
 from fluxserve.engine.messages import LoraRef
 
 
-def _items(batches: list) -> list[list[tuple[int, int]]]:  # type: ignore[type-arg]
+def _items(batches: list[Batch]) -> list[list[tuple[int, int]]]:
     return [[(i.task, i.seed) for i in batch.items] for batch in batches]
 
 

@@ -21,7 +21,7 @@ from fluxserve.errors import InvalidRequest
 __all__ = ["local_engine"]
 
 # Klein's single-stream blocks use a fused projection and a plain `to_out`: target them too.
-TARGETS = {
+TARGETS: dict[str, list[str] | str] = {
     "flux1-dev": ["to_q", "to_k", "to_v", "to_out.0"],
     "flux2-klein-4b": (
         r".*(attn\.(to_q|to_k|to_v|to_out\.0|to_qkv_mlp_proj)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from tests.engine.fixtures_runtime import input_png, make_task, mask_png
 
@@ -22,6 +24,12 @@ def test_img2img_steps_always_keep_the_input_image(steps: int, strength: float) 
     assert planned >= steps
     assert _skipped(planned, strength) >= 1  # does not start from pure noise
     assert planned - _skipped(planned, strength) >= 1  # and denoises at least once
+
+
+@pytest.mark.parametrize(("given", "used"), [(1.5, 1.0), (0.0, 0.01), (None, 0.95), (0.3, 0.3)])
+def test_img2img_strength_is_clamped(given: float | None, used: float) -> None:
+    task = make_task(operation="image_to_image", image=input_png(), strength=given)
+    assert plan_call(task, count=1).kwargs["strength"] == used
 
 
 def test_img2img_steps_unchanged_when_already_fine() -> None:
@@ -63,10 +71,9 @@ def test_reference_images_per_flux2_pipeline() -> None:
         ({"seeds": ()}, "seed"),
         ({"operation": "edit"}, "needs an input image"),
         ({"operation": "fill", "image": b"x"}, "needs a mask"),
-        ({"strength": 1.5}, "strength"),
     ],
 )
-def test_invalid_tasks_are_refused(fields: dict[str, object], message: str) -> None:
+def test_invalid_tasks_are_refused(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
         validate_task(make_task(**fields), multiple=16)
 

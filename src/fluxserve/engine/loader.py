@@ -71,7 +71,8 @@ def plan_model(settings: Settings, source: WeightsSource) -> ModelPlan:
 def load_pipeline(settings: Settings, plan: ModelPlan, shared: Mapping[str, Any]) -> Pipeline:
     """Load `plan`'s pipeline, reusing the already-loaded `shared` components, and place it.
 
-    Raises LoadError with a reason fit for /health when anything goes wrong."""
+    Raises LoadError with a reason fit for /health when anything goes wrong, except running
+    out of memory (torch.OutOfMemoryError passes through: the weights may be fine)."""
     pipeline_class = getattr(diffusers, ENGINE_MODELS[plan.engine_model].pipeline)
     try:
         location, revision = _location(settings, plan)
@@ -79,6 +80,8 @@ def load_pipeline(settings: Settings, plan: ModelPlan, shared: Mapping[str, Any]
             location, revision=revision, dtype=plan.torch_dtype, **shared
         )
         apply_load_options(pipe, settings.engine, plan.device)
+    except torch.OutOfMemoryError:
+        raise  # memory pressure, not the weights' fault: the caller decides
     except Exception as exc:
         raise LoadError(f"loading {plan.source.location} failed: {_short(exc)}") from exc
     pipe.set_progress_bar_config(disable=True)

@@ -30,8 +30,10 @@ _NEEDS_IMAGE: frozenset[Operation] = frozenset({"image_to_image", "edit", "fill"
 
 # Img2img never plans more steps than this to make a high strength keep the input image.
 MAX_IMG2IMG_STEPS = 100
-# Img2img strength when the request names none (the hosted FLUX dev image-to-image default).
+# Img2img strength when the request names none (the hosted FLUX dev image-to-image default),
+# and the range others are clamped to (0 would change nothing at all).
 DEFAULT_STRENGTH = 0.95
+MIN_STRENGTH = 0.01
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,6 @@ def validate_task(task: GenerateTask, multiple: int) -> None:
         raise InvalidRequest(f"{task.operation} needs an input image")
     if task.operation == "fill" and task.mask is None:
         raise InvalidRequest("fill needs a mask")
-    if task.strength is not None and not 0.0 < task.strength <= 1.0:
-        raise InvalidRequest(f"strength must be in (0, 1], got {task.strength}")
 
 
 def plan_call(task: GenerateTask, count: int) -> CallPlan:
@@ -99,7 +99,8 @@ def _operation_kwargs(task: GenerateTask, pipeline_class: str, count: int) -> di
     # Img2img and Fill encode the input with each image's generator, but only as many times as
     # images are passed: one copy per output keeps every seed's random stream as if alone.
     if task.operation == "image_to_image":
-        strength = DEFAULT_STRENGTH if task.strength is None else task.strength
+        given = DEFAULT_STRENGTH if task.strength is None else task.strength
+        strength = min(max(given, MIN_STRENGTH), 1.0)
         return {
             "image": [image.resize(size, Image.Resampling.LANCZOS)] * count,
             "strength": strength,

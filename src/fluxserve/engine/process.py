@@ -2,8 +2,9 @@
 down with it. Torch-free on this side: the child imports the runtime.
 
 Parent and child exchange small typed messages over a `multiprocessing` pipe: requests
-(`_Generate`, `_GenerateMany`, `_Statuses`, `_Close`), then zero or more `Progress` and `_Log`
-messages, then one reply (`_Images`, `_StatusList`, or `_Failed` carrying the domain error).
+(`_Generate`, `_GenerateMany`, `_Train`, `_Statuses`, `_Close`), then zero or more `Progress`
+and `_Log` messages, then one reply (`_Images`, `_Trained`, `_StatusList`, or `_Failed`
+carrying the domain error).
 Images travel as PNG bytes. If the child dies during a call, the call raises `EngineFailure` and
 the next call starts a fresh child."""
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -21,7 +22,8 @@ from typing import Any
 from PIL import Image
 
 from fluxserve.engine.images import decode_png, encode_png
-from fluxserve.engine.messages import GenerateTask, ModelStatus, Progress
+from fluxserve.engine.interface import ProgressCallback
+from fluxserve.engine.messages import GenerateTask, ModelStatus, Progress, TrainResult, TrainTask
 from fluxserve.errors import EngineFailure, FluxServeError, InvalidRequest, ModelNotFound
 from fluxserve.settings import Settings
 
@@ -39,6 +41,17 @@ class _Generate:
 @dataclass(frozen=True)
 class _GenerateMany:
     tasks: tuple[GenerateTask, ...]
+
+
+@dataclass(frozen=True)
+class _Train:
+    task: TrainTask
+    with_progress: bool
+
+
+@dataclass(frozen=True)
+class _Trained:
+    result: TrainResult
 
 
 @dataclass(frozen=True)
@@ -102,7 +115,7 @@ class ProcessEngine:
         return process.pid if process is not None and process.is_alive() else None
 
     def generate(
-        self, task: GenerateTask, progress: Callable[[Progress], None] | None = None
+        self, task: GenerateTask, progress: ProgressCallback | None = None
     ) -> list[Image.Image]:
         reply = self._call(_Generate(task, progress is not None), progress)
         return [decode_png(data) for data in _expect(reply, _Images).images[0]]
@@ -110,6 +123,11 @@ class ProcessEngine:
     def generate_many(self, tasks: Sequence[GenerateTask]) -> list[list[Image.Image]]:
         reply = self._call(_GenerateMany(tuple(tasks)), None)
         return [[decode_png(d) for d in row] for row in _expect(reply, _Images).images]
+
+    def train(self, task: TrainTask, progress: ProgressCallback | None = None) -> TrainResult:
+        reply = self._call(_Train(task, progress is not None), progress)
+        result: TrainResult = _expect(reply, _Trained).result
+        return result
 
     def statuses(self) -> list[ModelStatus]:
         return list(_expect(self._call(_Statuses(), None), _StatusList).statuses)
@@ -127,7 +145,7 @@ class ProcessEngine:
             process.join(_CLOSE_TIMEOUT_S)
             self._stop()
 
-    def _call(self, request: object, progress: Callable[[Progress], None] | None) -> object:
+    def _call(self, request: object, progress: ProgressCallback | None) -> object:
         with self._lock:
             conn = self._ensure_started()
             try:
@@ -170,7 +188,7 @@ class ProcessEngine:
         logger.info("engine process %s started", process.pid)
         return parent_conn
 
-    def _await_reply(self, progress: Callable[[Progress], None] | None) -> object:
+    def _await_reply(self, progress: ProgressCallback | None) -> object:
         conn, process = self._conn, self._process
         assert conn is not None and process is not None
         while True:
@@ -201,7 +219,7 @@ class ProcessEngine:
         return process.exitcode
 
 
-def _report(progress: Callable[[Progress], None] | None, message: Progress) -> None:
+def _report(progress: ProgressCallback | None, message: Progress) -> None:
     if progress is None:
         return
     try:
@@ -261,6 +279,7 @@ def _child_main(conn: Connection, settings: Settings, log_level: int) -> None:
     package_logger.addHandler(_PipeLogHandler(conn))
     package_logger.setLevel(log_level)
     package_logger.propagate = False
+    from fluxserve.engine.runner import is_device_fault
     from fluxserve.engine.runtime import LocalEngine
 
     try:
@@ -278,10 +297,13 @@ def _child_main(conn: Connection, settings: Settings, log_level: int) -> None:
             engine.close()
             break
         try:
-            reply = _serve(engine, request, conn)
+            conn.send(_serve(engine, request, conn))
         except Exception as exc:
-            reply = _failed(exc)
-        conn.send(reply)
+            conn.send(_failed(exc))
+            if is_device_fault(exc):
+                # The CUDA context is gone for good: exit so the next call starts afresh.
+                logging.getLogger("fluxserve.engine").error("device fault, engine process exits")
+                break
 
 
 def _serve(engine: Any, request: object, conn: Connection) -> object:
@@ -291,6 +313,8 @@ def _serve(engine: Any, request: object, conn: Connection) -> object:
     if isinstance(request, _GenerateMany):
         rows = engine.generate_many(request.tasks)
         return _Images(tuple(tuple(encode_png(i) for i in row) for row in rows))
+    if isinstance(request, _Train):
+        return _Trained(engine.train(request.task, conn.send if request.with_progress else None))
     if isinstance(request, _Statuses):
         return _StatusList(tuple(engine.statuses()))
     return _Failed("EngineFailure", f"unknown request {type(request).__name__}")

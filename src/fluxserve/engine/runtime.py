@@ -1,4 +1,4 @@
-"""The engine interface and its in-process implementation.
+"""The in-process engine (the `Engine` interface itself lives in `interface.py`).
 
 `LocalEngine` owns the pipelines of this process: it resolves every engine model's weights at
 start, loads pipelines on first use (or at start for `engine.preload`), batches compatible tasks
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from PIL import Image
@@ -19,6 +19,7 @@ from PIL import Image
 from fluxserve.catalog import ENGINE_MODELS
 from fluxserve.engine.batching import Batch, plan_batches
 from fluxserve.engine.families import share_key, shared_components
+from fluxserve.engine.interface import Engine, ProgressCallback
 from fluxserve.engine.loader import (
     LoadError,
     ModelPlan,
@@ -26,36 +27,17 @@ from fluxserve.engine.loader import (
     plan_model,
     quiet_library_progress,
 )
-from fluxserve.engine.messages import GenerateTask, ModelStatus, Progress
+from fluxserve.engine.messages import GenerateTask, ModelStatus, Progress, TrainResult, TrainTask
 from fluxserve.engine.residency import LoadedModel, Residency, budget_bytes
 from fluxserve.engine.runner import run_batch
+from fluxserve.engine.training import train_lora
 from fluxserve.engine.weights import WeightsSource, resolve_weights
-from fluxserve.errors import EngineFailure, ModelNotFound
+from fluxserve.errors import EngineFailure, FluxServeError, ModelNotFound
 from fluxserve.settings import Settings
 
 logger = logging.getLogger("fluxserve.engine")
 
-
-class Engine(Protocol):
-    """What the worker needs from an engine, wherever it runs."""
-
-    def generate(
-        self, task: GenerateTask, progress: Callable[[Progress], None] | None = None
-    ) -> list[Image.Image]:
-        """One image per seed of `task`, each exactly width x height."""
-        ...
-
-    def generate_many(self, tasks: Sequence[GenerateTask]) -> list[list[Image.Image]]:
-        """The images of each task, in order; compatible tasks run as one pipeline call."""
-        ...
-
-    def statuses(self) -> list[ModelStatus]:
-        """Every engine model: its weights, whether demo, enabled, loaded, and why not."""
-        ...
-
-    def close(self) -> None:
-        """Release every pipeline (and, for a process engine, the process)."""
-        ...
+__all__ = ["Engine", "LocalEngine"]
 
 
 class LocalEngine:
@@ -83,12 +65,28 @@ class LocalEngine:
         self._preload(settings.engine.preload)
 
     def generate(
-        self, task: GenerateTask, progress: Callable[[Progress], None] | None = None
+        self, task: GenerateTask, progress: ProgressCallback | None = None
     ) -> list[Image.Image]:
         return self._run([task], progress)[0]
 
     def generate_many(self, tasks: Sequence[GenerateTask]) -> list[list[Image.Image]]:
         return self._run(tasks, None)
+
+    def train(self, task: TrainTask, progress: ProgressCallback | None = None) -> TrainResult:
+        """Train a LoRA on the transformer of `task.engine_model`'s resident pipeline; the
+        pipeline is back to its clean state afterwards, so generation is unaffected."""
+        with self._lock:
+            loaded = self._loaded(task.engine_model)
+            try:
+                return train_lora(loaded.pipe, task, progress)
+            except FluxServeError:
+                raise
+            except torch.OutOfMemoryError as exc:
+                _free_cuda_cache()
+                raise EngineFailure(f"{task.engine_model}: out of memory while training") from exc
+            except Exception as exc:
+                logger.exception("training on %s failed", task.engine_model)
+                raise EngineFailure(f"Training failed: {type(exc).__name__}: {exc}") from exc
 
     def statuses(self) -> list[ModelStatus]:
         with self._lock:
@@ -113,7 +111,7 @@ class LocalEngine:
             return self._residency.resident_bytes()
 
     def _run(
-        self, tasks: Sequence[GenerateTask], progress: Callable[[Progress], None] | None
+        self, tasks: Sequence[GenerateTask], progress: ProgressCallback | None
     ) -> list[list[Image.Image]]:
         results: list[list[Image.Image | None]] = [[None] * len(t.seeds) for t in tasks]
         with self._lock:
@@ -131,7 +129,7 @@ class LocalEngine:
         loaded: LoadedModel,
         batch: Batch,
         tasks: Sequence[GenerateTask],
-        progress: Callable[[Progress], None] | None,
+        progress: ProgressCallback | None,
     ) -> list[Image.Image]:
         try:
             return run_batch(loaded, batch, tasks, self._settings.engine, progress)
@@ -185,8 +183,8 @@ class LocalEngine:
 
 
 def _offset_progress(
-    progress: Callable[[Progress], None] | None, number: int, count: int
-) -> Callable[[Progress], None] | None:
+    progress: ProgressCallback | None, number: int, count: int
+) -> ProgressCallback | None:
     """Steps of call `number` of `count` as steps of the whole request."""
     if progress is None:
         return None

@@ -19,9 +19,9 @@ class JobSignals:
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = (
             defaultdict(list)
         )
-        self._finish_listeners: list[Callable[[], None]] = []
+        self._finish_listeners: list[Callable[[], object]] = []
 
-    def add_finish_listener(self, listener: Callable[[], None]) -> None:
+    def add_finish_listener(self, listener: Callable[[], object]) -> None:
         """Call `listener` (from any thread) whenever a job ends, e.g. to wake webhook delivery."""
         self._finish_listeners.append(listener)
 

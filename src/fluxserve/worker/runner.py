@@ -25,6 +25,7 @@ from fluxserve.jobs.spec import GenerationSpec, TrainingSpec, parse_spec
 from fluxserve.jobs.store import JobStore
 from fluxserve.safety.policy import SafetyPolicy
 from fluxserve.safety.prompt_check import check_prompt
+from fluxserve.settings import TrainingConfig
 from fluxserve.storage.base import MediaStorage
 from fluxserve.worker.protocols import EngineClient, ImageChecker
 from fluxserve.worker.tasks import build_task, store_images
@@ -43,6 +44,7 @@ class RunnerDeps:
     signals: JobSignals
     work_dir: Path
     lease_s: float
+    training: TrainingConfig
     image_checker: ImageChecker | None = None
 
 
@@ -122,7 +124,13 @@ class JobRunner:
 
     def _train(self, job: JobRecord, spec: TrainingSpec) -> None:
         urls, media_type = run_training(
-            job, spec, self.deps.engine, self.deps.storage, self.deps.work_dir, self._progress(job)
+            job,
+            spec,
+            self.deps.engine,
+            self.deps.storage,
+            self.deps.work_dir,
+            self._progress(job),
+            self.deps.training,
         )
         self.deps.jobs.complete(
             job.request_id, self.worker_id, output_urls=urls, media_type=media_type

@@ -9,6 +9,7 @@ from fluxserve.engine.messages import TrainTask
 from fluxserve.errors import InvalidRequest
 from fluxserve.jobs.records import JobRecord
 from fluxserve.jobs.spec import TrainingSpec
+from fluxserve.settings import TrainingConfig
 from fluxserve.storage.base import MediaStorage
 from fluxserve.worker.protocols import EngineClient, ProgressFn
 
@@ -36,6 +37,7 @@ def run_training(
     storage: MediaStorage,
     work_dir: Path,
     progress: ProgressFn,
+    config: TrainingConfig,
 ) -> tuple[list[str], str]:
     images, captions = load_samples(storage, spec.dataset_key)
     job_dir = work_dir / "train" / job.request_id
@@ -51,6 +53,8 @@ def run_training(
         seed=spec.seed,
         work_dir=str(job_dir / "checkpoints"),
         output_path=str(job_dir / "lora.safetensors"),
+        resolution=config.resolution,
+        checkpoint_every=config.checkpoint_every,
     )
     result = engine.train(task, progress)
     lora_key = f"outputs/{job.request_id}/lora.safetensors"

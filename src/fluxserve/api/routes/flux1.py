@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from fluxserve.api.deps import Ctx, JsonBody, SubmittingKey
 from fluxserve.api.intake import new_id, submit_generation
+from fluxserve.api.loras import resolve_loras
 from fluxserve.api.responses import accepted, polling_url, wait_for_end
 from fluxserve.api.routes.common import header_webhook
 from fluxserve.api.schemas.fields import MAX_OUTPUT_PIXELS, seeds_for
@@ -63,6 +64,7 @@ async def _text_to_image(
         acceleration=body.acceleration,
         output_format=body.output_format,
         safety=SafetySpec(enabled=body.enable_safety_checker),
+        loras=await resolve_loras(ctx, key, request_id, body.loras, model.engine_model),
     )
     job = submit_generation(
         ctx.intake, request_id=request_id, model=model, key=key, spec=spec, webhook=webhook
@@ -113,6 +115,7 @@ async def flux_dev_image_to_image(
         output_format=body.output_format,
         image_key=ctx.intake.input_key(request_id, "image"),
         safety=SafetySpec(enabled=body.enable_safety_checker),
+        loras=await resolve_loras(ctx, key, request_id, body.loras, model.engine_model),
     )
     job = submit_generation(
         ctx.intake,
@@ -146,6 +149,7 @@ async def ultra_generate(
         guidance=ULTRA_RAW_GUIDANCE if body.raw else ULTRA_GUIDANCE,
         output_format=body.output_format,
         safety=body.safety(),
+        loras=await resolve_loras(ctx, key, request_id, body.loras, model.engine_model),
     )
     job = submit_generation(
         ctx.intake, request_id=request_id, model=model, key=key, spec=spec, webhook=webhook
@@ -187,6 +191,9 @@ async def fill_generate(
         image_key=ctx.intake.input_key(request_id, "image"),
         mask_key=ctx.intake.input_key(request_id, "mask"),
         safety=body.safety(),
+        loras=await resolve_loras(
+            ctx, key, request_id, body.loras, model.engine_model, scale=body.lora_scale
+        ),
     )
     job = submit_generation(
         ctx.intake,

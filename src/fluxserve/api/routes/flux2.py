@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from fluxserve.api.deps import Ctx, JsonBody, SubmittingKey
 from fluxserve.api.intake import new_id, submit_generation
+from fluxserve.api.loras import resolve_loras
 from fluxserve.api.responses import accepted
 from fluxserve.api.routes.common import header_webhook
 from fluxserve.api.schemas.fields import MAX_OUTPUT_PIXELS, seeds_for
@@ -48,6 +49,7 @@ async def text_to_image(
         guidance=GUIDANCE,
         output_format=body.output_format,
         safety=body.safety(),
+        loras=await resolve_loras(ctx, key, request_id, body.loras, model.engine_model),
     )
     job = submit_generation(
         ctx.intake, request_id=request_id, model=model, key=key, spec=spec, webhook=webhook
@@ -86,6 +88,7 @@ async def image_to_image(
         output_format=body.output_format,
         image_key=ctx.intake.input_key(request_id, "image"),
         safety=safety,
+        loras=await resolve_loras(ctx, key, request_id, body.loras, model.engine_model),
     )
     job = submit_generation(
         ctx.intake,

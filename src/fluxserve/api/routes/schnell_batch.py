@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from fluxserve.api.deps import CallerKey, Ctx, JsonBody, SubmittingKey
 from fluxserve.api.intake import Webhook, new_id, submit_generation
+from fluxserve.api.loras import resolve_loras
 from fluxserve.api.responses import wait_for_end
 from fluxserve.api.routes.sync import schnell_spec
 from fluxserve.api.schemas.sized import CheckStatus, SchnellBatch
@@ -47,11 +48,13 @@ async def get_data_batch(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> JSONRe
     webhook = None
     if body.webhook_url:
         webhook = Webhook(url=validate_webhook_url(body.webhook_url), style="batch")
-    spec = schnell_spec(model.engine_model, body, sanitize=True)
+    request_id = new_id(model)
+    loras = await resolve_loras(ctx, key, request_id, body.loras, model.engine_model)
+    spec = schnell_spec(model.engine_model, body, sanitize=True, loras=loras)
     alias = new_uuid4()
     job = submit_generation(
         ctx.intake,
-        request_id=new_id(model),
+        request_id=request_id,
         model=model,
         key=key,
         spec=spec,

@@ -9,10 +9,11 @@ from fastapi import APIRouter
 
 from fluxserve.api.deps import Ctx, JsonBody, SubmittingKey
 from fluxserve.api.intake import new_id, submit_generation
+from fluxserve.api.loras import resolve_loras
 from fluxserve.api.responses import sync_output
 from fluxserve.api.schemas.fields import check_pixels, seeds_for
 from fluxserve.api.schemas.sized import Flux2DevGenerate, KleinGenerate, SchnellGenerate
-from fluxserve.jobs.spec import GenerationSpec, SafetySpec
+from fluxserve.jobs.spec import GenerationSpec, LoraSpec, SafetySpec
 from fluxserve.safety.sanitize import sanitize_prompt
 
 router = APIRouter()
@@ -26,6 +27,7 @@ FLUX2_DEV_GUIDANCE = 4.0
 async def klein_generate(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> dict[str, Any]:
     model = ctx.intake.model("flux-2-klein-4b")
     body = KleinGenerate.parse(data)
+    request_id = new_id(model)
     spec = GenerationSpec(
         engine_model=model.engine_model,
         operation="text_to_image",
@@ -37,8 +39,9 @@ async def klein_generate(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> dict[s
         guidance=KLEIN_GUIDANCE,
         output_format="png",
         safety=SafetySpec(),
+        loras=await resolve_loras(ctx, key, request_id, body.loras, model.engine_model),
     )
-    job = submit_generation(ctx.intake, request_id=new_id(model), model=model, key=key, spec=spec)
+    job = submit_generation(ctx.intake, request_id=request_id, model=model, key=key, spec=spec)
     return await sync_output(ctx, job)
 
 
@@ -47,6 +50,7 @@ async def flux2_dev_generate(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> di
     model = ctx.intake.model("flux-2-dev")
     body = Flux2DevGenerate.parse(data)
     check_pixels(body.width, body.height)
+    request_id = new_id(model)
     spec = GenerationSpec(
         engine_model=model.engine_model,
         operation="text_to_image",
@@ -58,12 +62,15 @@ async def flux2_dev_generate(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> di
         guidance=FLUX2_DEV_GUIDANCE,
         output_format="png",
         safety=SafetySpec(),
+        loras=await resolve_loras(ctx, key, request_id, body.loras, model.engine_model),
     )
-    job = submit_generation(ctx.intake, request_id=new_id(model), model=model, key=key, spec=spec)
+    job = submit_generation(ctx.intake, request_id=request_id, model=model, key=key, spec=spec)
     return await sync_output(ctx, job)
 
 
-def schnell_spec(engine_model: str, body: SchnellGenerate, *, sanitize: bool) -> GenerationSpec:
+def schnell_spec(
+    engine_model: str, body: SchnellGenerate, *, sanitize: bool, loras: list[LoraSpec]
+) -> GenerationSpec:
     body.check_size()
     return GenerationSpec(
         engine_model=engine_model,
@@ -75,12 +82,16 @@ def schnell_spec(engine_model: str, body: SchnellGenerate, *, sanitize: bool) ->
         seeds=seeds_for(body.seed, 1),
         output_format="png",
         safety=SafetySpec(),
+        loras=loras,
     )
 
 
 @router.post("/flux-1-schnell/v1/getData")
 async def schnell_generate(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> dict[str, Any]:
     model = ctx.intake.model("flux-1-schnell")
-    spec = schnell_spec(model.engine_model, SchnellGenerate.parse(data), sanitize=False)
-    job = submit_generation(ctx.intake, request_id=new_id(model), model=model, key=key, spec=spec)
+    body = SchnellGenerate.parse(data)
+    request_id = new_id(model)
+    loras = await resolve_loras(ctx, key, request_id, body.loras, model.engine_model)
+    spec = schnell_spec(model.engine_model, body, sanitize=False, loras=loras)
+    job = submit_generation(ctx.intake, request_id=request_id, model=model, key=key, spec=spec)
     return await sync_output(ctx, job)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from fluxserve.api.schemas.base import Prompt, RequestBody
 from fluxserve.api.schemas.fields import ImageCount, LooseInt, Seed, Steps, safety_from_tolerance
+from fluxserve.api.schemas.loras import LoraList
 from fluxserve.jobs.spec import SafetySpec
 
 FAL_IMAGE_SIZES = (
@@ -31,6 +32,7 @@ class Flux1TextToImage(RequestBody):
     enable_safety_checker: bool = True
     output_format: Literal["jpeg", "png"] = "jpeg"
     seed: Seed | None = None
+    loras: LoraList | None = None
     acceleration: Acceleration = "none"
 
 
@@ -43,6 +45,7 @@ class Flux1ImageToImage(Flux1TextToImage):
 class UltraGenerate(RequestBody):
     prompt: Prompt
     seed: Seed | None = None
+    loras: LoraList | None = None
     sync_mode: bool = False
     num_images: ImageCount = 1
     enable_safety_checker: bool = True
@@ -70,6 +73,7 @@ class FillGenerate(RequestBody):
     image: str = Field(min_length=1)
     mask: str = Field(min_length=1)
     seed: Seed | None = None
+    loras: LoraList | None = None
     guidance: float = Field(default=30.0, ge=0.0, le=100.0)
     num_outputs: ImageCount = 1
     num_inference_steps: Steps | None = None

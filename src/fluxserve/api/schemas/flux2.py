@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from fluxserve.api.schemas.base import Prompt, RequestBody
 from fluxserve.api.schemas.fields import LooseInt, Seed, safety_from_tolerance
+from fluxserve.api.schemas.loras import LoraList
 from fluxserve.jobs.spec import SafetySpec
 
 FLUX2_IMAGE_SIZES = (
@@ -28,6 +29,7 @@ class Flux2TextToImage(RequestBody):
     enable_safety_checker: bool = True
     output_format: Literal["jpeg", "png", "webp"] = "jpeg"
     seed: Seed | None = None
+    loras: LoraList | None = None
 
     def safety(self) -> SafetySpec:
         return safety_from_tolerance(
@@ -48,6 +50,7 @@ class Flux2ImageToImage(RequestBody):
     enable_safety_checker: bool = True
     output_format: Literal["jpeg", "png", "webp"] = "jpeg"
     seed: Seed | None = None
+    loras: LoraList | None = None
 
     FIELD_ERRORS: ClassVar[dict[str, str]] = {
         "image_urls": "image_urls must be a non-empty array of image URLs"

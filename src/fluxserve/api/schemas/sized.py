@@ -7,6 +7,7 @@ from pydantic import Field, field_validator
 
 from fluxserve.api.schemas.base import Prompt, RequestBody
 from fluxserve.api.schemas.fields import LooseInt, Seed, Steps, check_pixels
+from fluxserve.api.schemas.loras import LoraList
 
 KLEIN_SIZES = (512, 1024, 1448, 2048)
 MIN_SIDE = 64
@@ -25,6 +26,7 @@ class KleinGenerate(RequestBody):
     width: LooseInt = 1024
     height: LooseInt = 1024
     seed: Seed | None = None
+    loras: LoraList | None = None
 
     @field_validator("width", "height")
     @classmethod
@@ -40,6 +42,7 @@ class Flux2DevGenerate(RequestBody):
     width: LooseInt = 1024
     height: LooseInt = 1024
     seed: Seed | None = None
+    loras: LoraList | None = None
 
     @field_validator("width", "height")
     @classmethod
@@ -51,6 +54,7 @@ class SchnellGenerate(RequestBody):
     prompt: Prompt
     num_steps: LooseInt = Field(default=4)
     seed: Seed | None = None
+    loras: LoraList | None = None
     width: LooseInt = 1024
     height: LooseInt = 1024
 
