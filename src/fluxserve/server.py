@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,13 +25,29 @@ from fluxserve.jobs.outbox import Outbox
 from fluxserve.jobs.signals import JobSignals
 from fluxserve.jobs.store import JobStore
 from fluxserve.settings import Settings
+from fluxserve.storage.base import MediaStorage
 from fluxserve.storage.local import LocalStorage
+from fluxserve.storage.s3 import S3Storage
 from fluxserve.webhooks.deliverer import WebhookDeliverer, WebhookPolicy
-from fluxserve.worker.engine_client import EngineHandle, open_engine
+from fluxserve.worker.engine_client import DetachedEngine, EngineHandle, open_engine
 from fluxserve.worker.pool import WorkerPool
 from fluxserve.worker.runner import RunnerDeps
 
 log = logging.getLogger("fluxserve")
+
+
+def open_storage(settings: Settings) -> MediaStorage:
+    config = settings.storage
+    if config.backend == "s3":
+        assert config.bucket and config.public_base_url  # checked by StorageConfig
+        return S3Storage(
+            config.bucket,
+            config.public_base_url,
+            prefix=config.prefix,
+            endpoint_url=config.endpoint_url,
+            region_name=config.region,
+        )
+    return LocalStorage(settings.media_dir, settings.public_url)
 
 
 @dataclass
@@ -40,24 +57,28 @@ class Service:
     jobs: JobStore
     keys: KeyStore
     outbox: Outbox
-    storage: LocalStorage
+    storage: MediaStorage
     signals: JobSignals
     engine: EngineHandle
     _statuses: list[ModelStatus] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, engine: EngineHandle | None = None) -> Service:
+    def build(
+        cls, settings: Settings, engine: EngineHandle | None = None, *, with_engine: bool = True
+    ) -> Service:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database.open(settings.database_url)
+        if engine is None:
+            engine = open_engine(settings) if with_engine else DetachedEngine(settings)
         service = cls(
             settings=settings,
             db=db,
             jobs=JobStore(db),
             keys=KeyStore(db),
             outbox=Outbox(db),
-            storage=LocalStorage(settings.media_dir, settings.public_url),
+            storage=open_storage(settings),
             signals=JobSignals(),
-            engine=engine or open_engine(settings),
+            engine=engine,
         )
         service.refresh_statuses()
         return service
@@ -79,7 +100,7 @@ class Service:
                 return status.reason or "disabled"
         return None
 
-    def worker_pool(self) -> WorkerPool:
+    def worker_pool(self, model_ids: list[str] | None = None) -> WorkerPool:
         deps = RunnerDeps(
             jobs=self.jobs,
             storage=self.storage,
@@ -95,6 +116,8 @@ class Service:
             threads=self.settings.workers,
             max_batch=self.settings.engine.max_batch,
             batch_wait_ms=self.settings.engine.batch_wait_ms,
+            model_ids=model_ids,
+            max_attempts=self.settings.job_max_attempts,
         )
 
     def deliverer(self) -> WebhookDeliverer:
@@ -109,7 +132,7 @@ class Service:
             intake=intake,
             jobs=self.jobs,
             keys=self.keys,
-            storage=self.storage,
+            storage=self.storage if isinstance(self.storage, LocalStorage) else None,
             signals=self.signals,
             limiter=RateLimiter(s.rate_limit_per_minute),
             model_statuses=lambda: self._statuses,
@@ -126,6 +149,38 @@ class Service:
     def close(self) -> None:
         self.engine.close()
         self.db.close()
+
+
+async def _deliver_until_stopped(service: Service, stop: asyncio.Event) -> None:
+    wake = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    service.signals.add_finish_listener(lambda: loop.call_soon_threadsafe(wake.set))
+    deliverer = service.deliverer()
+    try:
+        await deliverer.run(stop, wake=wake)
+    finally:
+        await deliverer.aclose()
+
+
+def run_worker_node(service: Service, model_ids: list[str] | None) -> None:
+    """A worker node: claims jobs for `model_ids` (all when None) and delivers webhooks, until
+    SIGINT or SIGTERM."""
+    pool = service.worker_pool(model_ids)
+    service.recover()
+    pool.start()
+    log.info("worker node %s running for %s", pool.node_id, model_ids or "all models")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await _deliver_until_stopped(service, stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        pool.stop()
 
 
 def create_service_app(service: Service, *, run_workers: bool = True) -> FastAPI:
@@ -145,11 +200,8 @@ def create_service_app(service: Service, *, run_workers: bool = True) -> FastAPI
         if pool is not None:
             service.recover()
             pool.start()
-        stop, wake = asyncio.Event(), asyncio.Event()
-        loop = asyncio.get_running_loop()
-        service.signals.add_finish_listener(lambda: loop.call_soon_threadsafe(wake.set))
-        deliverer = service.deliverer()
-        delivery = asyncio.create_task(deliverer.run(stop, wake=wake))
+        stop = asyncio.Event()
+        delivery = asyncio.create_task(_deliver_until_stopped(service, stop))
         try:
             yield
         finally:
@@ -157,7 +209,6 @@ def create_service_app(service: Service, *, run_workers: bool = True) -> FastAPI
             if pool is not None:
                 await asyncio.to_thread(pool.stop)
             await delivery
-            await deliverer.aclose()
             await fetcher.aclose()
 
     return create_app(service.api_context(fetcher), lifespan=lifespan)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_DATA_DIR = "./fluxserve-data"
 
@@ -80,6 +80,27 @@ class TrainingConfig(BaseModel):
     checkpoint_every: int = Field(default=100, ge=1)
 
 
+class StorageConfig(BaseModel):
+    """Where outputs live: the data folder (served at /media) or an S3-compatible bucket."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["local", "s3"] = "local"
+    bucket: str | None = None
+    prefix: str = ""
+    endpoint_url: str | None = None
+    region: str | None = None
+    public_base_url: str | None = Field(
+        default=None, description="Base URL clients download bucket objects from."
+    )
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> StorageConfig:
+        if self.backend == "s3" and not (self.bucket and self.public_base_url):
+            raise ValueError("storage.backend = 's3' needs storage.bucket and public_base_url")
+        return self
+
+
 class Settings(BaseModel):
     """Everything the service needs to know, fixed for the life of the process."""
 
@@ -113,6 +134,7 @@ class Settings(BaseModel):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @property
     def public_url(self) -> str:

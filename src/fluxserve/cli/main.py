@@ -44,10 +44,61 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+EngineFlag = Annotated[bool | None, typer.Option(hidden=True)]
+Preload = Annotated[
+    list[str] | None,
+    typer.Option("--preload", help="Engine model to load at start (repeatable)."),
+]
+MemoryBudget = Annotated[
+    float | None,
+    typer.Option("--gpu-memory-budget", help="GiB of pipelines to keep resident (LRU eviction)."),
+]
+MaxBatch = Annotated[int | None, typer.Option("--max-batch", help="Most images per pipeline call.")]
+BatchWait = Annotated[
+    int | None,
+    typer.Option("--batch-wait-ms", help="How long a busy worker waits to fill a batch."),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL of the job store (default: SQLite in the data folder).",
+    ),
+]
+
+
+def _with_engine_options(
+    settings: Settings,
+    preload: list[str] | None,
+    budget: float | None,
+    max_batch: int | None,
+    batch_wait_ms: int | None,
+) -> Settings:
+    update: dict[str, Any] = {}
+    if preload:
+        update["preload"] = tuple(preload)
+    if budget is not None:
+        update["gpu_memory_budget_gb"] = budget
+    if max_batch is not None:
+        update["max_batch"] = max_batch
+    if batch_wait_ms is not None:
+        update["batch_wait_ms"] = batch_wait_ms
+    if not update:
+        return settings
+    engine = settings.engine.model_validate({**settings.engine.model_dump(), **update})
+    return settings.model_copy(update={"engine": engine})
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[str | None, typer.Option(help="Address [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
     data_dir: DataDir = None,
     public_url: Annotated[
         str | None, typer.Option(help="Base URL clients reach this server at (for media URLs).")
@@ -58,8 +109,17 @@ def serve(
     ] = False,
     config: ConfigPath = None,
     workers: Annotated[int | None, typer.Option(help="Worker threads in this process.")] = None,
+    no_workers: Annotated[
+        bool, typer.Option("--no-workers", help="API only: jobs run on `fluxserve worker` nodes.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+    preload: Preload = None,
+    gpu_memory_budget: MemoryBudget = None,
+    max_batch: MaxBatch = None,
+    batch_wait_ms: BatchWait = None,
 ) -> None:
-    """Run the API with in-process workers (SQLite and local files by default)."""
+    """Run the API, with in-process workers unless --no-workers (SQLite and local files by
+    default)."""
     import uvicorn
 
     from fluxserve.server import Service, create_service_app
@@ -72,13 +132,58 @@ def serve(
         allow_private_urls=allow_private_urls or None,
         config_path=config,
         workers=workers,
+        database_url_override=database_url,
     )
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    settings = _with_engine_options(settings, preload, gpu_memory_budget, max_batch, batch_wait_ms)
+    _logging()
+    service = Service.build(settings, with_engine=not no_workers)
+    try:
+        app_ = create_service_app(service, run_workers=not no_workers)
+        uvicorn.run(app_, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        service.close()
+
+
+@app.command()
+def worker(
+    models: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated API or engine model ids this worker hosts (default all)."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    config: ConfigPath = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="The API's public base URL (for media URLs).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
+    database_url: DatabaseUrl = None,
+    preload: Preload = None,
+    gpu_memory_budget: MemoryBudget = None,
+    max_batch: MaxBatch = None,
+    batch_wait_ms: BatchWait = None,
+) -> None:
+    """Run workers (and webhook delivery) without HTTP, sharing the job store with API nodes."""
+    from fluxserve.server import Service, run_worker_node
+    from fluxserve.worker.pool import expand_model_ids
+
+    settings = _settings(
+        data_dir=data_dir,
+        config_path=config,
+        public_url_override=public_url,
+        workers=workers,
+        database_url_override=database_url,
     )
+    settings = _with_engine_options(settings, preload, gpu_memory_budget, max_batch, batch_wait_ms)
+    try:
+        model_ids = expand_model_ids(models.split(",")) if models else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    _logging()
     service = Service.build(settings)
     try:
-        uvicorn.run(create_service_app(service), host=host, port=port, log_level="info")
+        run_worker_node(service, model_ids)
     finally:
         service.close()
 
@@ -185,6 +290,28 @@ def models(ctx: typer.Context, data_dir: DataDir = None, config: ConfigPath = No
     from fluxserve.cli.catalog_table import print_catalog
 
     print_catalog(_settings(data_dir=data_dir, config_path=config))
+
+
+@models_app.command("pull")
+def models_pull(
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="Engine model id (repeatable).")
+    ] = None,
+    data_dir: DataDir = None,
+    config: ConfigPath = None,
+) -> None:
+    """Download the hub weights that the configuration names (needs network access)."""
+    from fluxserve.engine.pull import pull_weights
+
+    results = pull_weights(_settings(data_dir=data_dir, config_path=config), model)
+    if not results:
+        typer.echo("no model is configured with hub weights: nothing to pull")
+        return
+    for result in results:
+        mark = "ok  " if result.ok else "FAIL"
+        typer.echo(f"{mark} {result.engine_model} ({result.location}): {result.message}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from PIL import Image
 
-from fluxserve.engine.messages import GenerateTask, ModelStatus, Progress
+from fluxserve.engine.messages import GenerateTask, ModelStatus, Progress, TrainResult, TrainTask
 
 ProgressCallback = Callable[[Progress], None]
 
@@ -31,6 +31,11 @@ class Engine(Protocol):
     def generate_many(self, tasks: Sequence[GenerateTask]) -> list[list[Image.Image]]:
         """The images of each task, in order; compatible tasks run as one pipeline call.
         One failing call fails the whole list."""
+        ...
+
+    def train(self, task: TrainTask, progress: ProgressCallback | None = None) -> TrainResult:
+        """Train a LoRA on `task.engine_model`'s transformer; `progress` hears every step
+        (with its loss). The pipeline is left exactly as it was."""
         ...
 
     def statuses(self) -> list[ModelStatus]:

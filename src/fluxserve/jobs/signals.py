@@ -38,8 +38,8 @@ class JobSignals:
             self._pending = max(0, self._pending - 1)
 
     def wake_all(self) -> None:
+        """Wake every waiting worker once (to re-check the store, or to see a stop flag)."""
         with self._work:
-            self._pending += 1_000
             self._work.notify_all()
 
     def job_finished(self, request_id: str) -> None:

@@ -8,10 +8,13 @@ from typing import Protocol
 
 from PIL.Image import Image
 
+from fluxserve.catalog import ENGINE_MODELS
+from fluxserve.engine.factory import open_engine as open_inner_engine
+from fluxserve.engine.interface import Engine
 from fluxserve.engine.messages import GenerateTask, ModelStatus, TrainResult, TrainTask
-from fluxserve.engine.process import ProcessEngine
-from fluxserve.engine.runtime import LocalEngine
 from fluxserve.engine.safety_image import ImageSafetyChecker, build_image_checker
+from fluxserve.engine.weights import resolve_weights
+from fluxserve.errors import EngineFailure
 from fluxserve.settings import Settings
 from fluxserve.worker.protocols import EngineClient, ImageChecker, ProgressFn
 
@@ -38,12 +41,12 @@ class _Checker:
 class ConfiguredEngine:
     """Wraps a Local- or ProcessEngine with the operator's image checker."""
 
-    def __init__(self, engine: LocalEngine | ProcessEngine, checker: ImageChecker | None) -> None:
+    def __init__(self, engine: Engine, checker: ImageChecker | None) -> None:
         self._engine = engine
         self._checker = checker
 
     @property
-    def inner(self) -> LocalEngine | ProcessEngine:
+    def inner(self) -> Engine:
         return self._engine
 
     def generate(self, task: GenerateTask, progress: ProgressFn | None = None) -> list[Image]:
@@ -65,7 +68,45 @@ class ConfiguredEngine:
         self._engine.close()
 
 
+class DetachedEngine:
+    """For API-only nodes: model statuses from configuration; generation happens elsewhere."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def generate(self, task: GenerateTask, progress: ProgressFn | None = None) -> list[Image]:
+        raise EngineFailure("this node runs no engine (started with --no-workers)")
+
+    def generate_many(self, tasks: Sequence[GenerateTask]) -> list[list[Image]]:
+        raise EngineFailure("this node runs no engine (started with --no-workers)")
+
+    def train(self, task: TrainTask, progress: ProgressFn | None = None) -> TrainResult:
+        raise EngineFailure("this node runs no engine (started with --no-workers)")
+
+    def statuses(self) -> list[ModelStatus]:
+        statuses = []
+        for engine_model in ENGINE_MODELS:
+            source = resolve_weights(self._settings, engine_model)
+            statuses.append(
+                ModelStatus(
+                    engine_model=engine_model,
+                    weights=source.location,
+                    demo=source.demo,
+                    enabled=source.disabled_reason is None,
+                    loaded=False,
+                    reason=source.disabled_reason,
+                )
+            )
+        return statuses
+
+    def image_checker(self) -> ImageChecker | None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 def open_engine(settings: Settings) -> ConfiguredEngine:
-    engine = ProcessEngine(settings) if settings.engine.isolate else LocalEngine(settings)
+    engine = open_inner_engine(settings)
     checker = build_image_checker(settings.safety.image_checker, settings.safety.image_model_path)
     return ConfiguredEngine(engine, _Checker(checker) if checker is not None else None)

@@ -15,6 +15,25 @@ from fluxserve.worker.runner import JobRunner, RunnerDeps
 log = logging.getLogger("fluxserve.worker")
 
 IDLE_POLL_S = 0.5
+SWEEP_INTERVAL_S = 15.0
+
+
+def expand_model_ids(names: list[str]) -> list[str]:
+    """API model ids for a worker's `--models`: API ids as given, engine ids expanded to every
+    API id they back. Unknown names are an error."""
+    ids: list[str] = []
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        if name in API_MODELS:
+            ids.append(name)
+            continue
+        backed = [m.id for m in API_MODELS.values() if m.engine_model == name]
+        if not backed:
+            raise ValueError(f"unknown model {name!r}: not an API or engine model id")
+        ids.extend(backed)
+    return sorted(set(ids))
 
 
 def sibling_models(model_id: str) -> list[str]:
@@ -32,12 +51,14 @@ class WorkerPool:
         max_batch: int,
         batch_wait_ms: int,
         model_ids: Collection[str] | None = None,
+        max_attempts: int = 2,
     ) -> None:
         self._deps = deps
         self._threads = threads
         self._max_batch = max_batch
         self._batch_wait_s = batch_wait_ms / 1000.0
         self._model_ids = list(model_ids) if model_ids else None
+        self._max_attempts = max_attempts
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
         self.node_id = uuid.uuid4().hex[:12]
@@ -53,6 +74,22 @@ class WorkerPool:
             )
             thread.start()
             self._workers.append(thread)
+        sweeper = threading.Thread(target=self._sweep, name="lease-sweeper", daemon=True)
+        sweeper.start()
+        self._workers.append(sweeper)
+
+    def _sweep(self) -> None:
+        """Jobs whose worker vanished (lease expired, e.g. a dead worker node) run again, or
+        end ERROR and are released once out of attempts."""
+        while not self._stop.wait(SWEEP_INTERVAL_S):
+            try:
+                changed = self._deps.jobs.recover(max_attempts=self._max_attempts)
+            except Exception:
+                log.exception("lease sweep failed")
+                continue
+            if changed:
+                log.warning("requeued or ended %d job(s) whose worker lease expired", len(changed))
+                self._deps.signals.wake_all()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()

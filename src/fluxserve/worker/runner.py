@@ -83,8 +83,9 @@ class JobRunner:
             spec.prompt, SafetyPolicy(spec.safety.enabled, spec.safety.strictness)
         )
         if not verdict.allowed:
+            # The verdict's reason is already the whole client-facing sentence.
             raise ModerationBlocked(
-                f"Prompt rejected by the content safety filter: {verdict.reason}"
+                verdict.reason or "Prompt rejected by the content safety filter"
             )
         task = build_task(spec, self.deps.storage, self.deps.work_dir / "lora-cache")
         return job, spec, task
