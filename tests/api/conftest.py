@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.support.media import write_inputs
-from tests.support.servers import FileServer, FluxServer, WebhookReceiver, create_key
 
 from fluxserve.catalog import API_MODELS
+from tests.support.media import write_inputs
+from tests.support.servers import FileServer, FluxServer, WebhookReceiver, create_key
 
 FAST_STEPS = 2
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.api.conftest import Api, write_config
 from tests.support.client import poll
 from tests.support.media import encode, noise_image
@@ -35,6 +36,8 @@ def strict(tmp_path_factory: pytest.TempPathFactory, demo_cache_dir: Path) -> It
     config = write_config(
         data_dir / "config.toml", demo_cache_dir, disabled=("flux-pro",), rate_limit_per_minute=3
     )
+    with config.open("a") as handle:  # weights an operator configured but that are not there
+        handle.write('[models.flux1-kontext-dev]\nweights = "/nonexistent/FLUX.1-Kontext-dev"\n')
     key = create_key(data_dir)
     server = FluxServer(data_dir, config=config, allow_private=False).start()
     yield Api(server, key)
@@ -179,6 +182,21 @@ def test_disabled_model_answers_model_not_found(strict: Api) -> None:
         "error": "Model not found",
         "message": "Model 'flux-pro' not found or is disabled",
     }
+
+
+def test_missing_configured_weights_disable_the_model_with_its_reason(strict: Api) -> None:
+    health = httpx.get(f"{strict.url}/health", timeout=30).json()
+    reason = health["disabled_models"]["flux1-kontext-dev"]
+    assert "/nonexistent/FLUX.1-Kontext-dev" in reason and "does not exist" in reason
+    response = post(strict, KONTEXT, {"input_image": png_data_url()})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "Model not found"
+    assert body["message"].startswith("Model 'flux-kontext-restore-image' not found or is disabled")
+    assert "does not exist" in body["message"]
+    catalog = httpx.get(f"{strict.url}/v1/models", timeout=30).json()["models"]
+    row = next(m for m in catalog if m["model_id"] == "flux-kontext-restore-image")
+    assert row["enabled"] is False and "does not exist" in row["disabled_reason"]
 
 
 def test_private_urls_refused_by_default(strict: Api, files: FileServer) -> None:

@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 
 import httpx
-from tests.api.conftest import write_config
-from tests.support.client import poll
-from tests.support.servers import FluxServer, create_key, run_cli
 
 from fluxserve.billing.keys import KeyStore
 from fluxserve.db.database import Database
 from fluxserve.jobs.records import JobState
 from fluxserve.jobs.store import JobStore
+from tests.api.conftest import write_config
+from tests.support.client import poll
+from tests.support.servers import FluxServer, create_key, run_cli
 
 JOBS = 4
 

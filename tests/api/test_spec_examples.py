@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.api.conftest import Api
 from tests.support.client import download_image, poll
 from tests.support.servers import FileServer, WebhookReceiver

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.servers import create_key, run_cli
-
 from fluxserve.catalog import API_MODELS
+from tests.support.servers import create_key, run_cli
 
 
 def test_keys_and_wallet_round_trip(tmp_path: Path) -> None:
@@ -75,3 +75,22 @@ def test_models_lists_the_catalog_with_demo_weights(tmp_path: Path) -> None:
     for model_id in API_MODELS:
         assert model_id in out
     assert "FluxFillPipeline" in out and "demo" in out and "$0.025" in out
+
+
+def test_models_pull_says_plainly_when_there_is_no_network(tmp_path: Path) -> None:
+    config = tmp_path / "fluxserve.toml"
+    config.write_text('[models.flux1-schnell]\nweights = "black-forest-labs/FLUX.1-schnell"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "fluxserve", "models", "pull", "--config", str(config),
+         "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "FAIL flux1-schnell" in result.stdout and "no network" in result.stdout
+
+
+def test_models_pull_with_nothing_to_pull(tmp_path: Path) -> None:
+    assert "nothing to pull" in run_cli("models", "pull", data_dir=tmp_path)

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from tests.support.media import encode, mask_image, noise_image
 
 from fluxserve.engine.messages import GenerateTask
 from fluxserve.engine.runtime import LocalEngine
 from fluxserve.settings import Settings
+from tests.support.media import encode, mask_image, noise_image
 
 FLUX1_FAMILY = ("flux1-schnell", "flux1-dev", "flux1-fill-dev", "flux1-kontext-dev")
 KLEIN_FAMILY = ("flux2-klein-4b", "flux2-klein-base-4b")

@@ -7,6 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from fluxserve.engine import acceleration
+from fluxserve.engine.messages import Progress
+from fluxserve.engine.runtime import LocalEngine
+from fluxserve.settings import EngineConfig
 from tests.engine.fixtures_runtime import (
     OPERATION_CASES,
     local_engine,
@@ -14,11 +19,6 @@ from tests.engine.fixtures_runtime import (
     make_task,
     max_difference,
 )
-
-from fluxserve.engine import acceleration
-from fluxserve.engine.messages import Progress
-from fluxserve.engine.runtime import LocalEngine
-from fluxserve.settings import EngineConfig
 
 __all__ = ["local_engine"]
 

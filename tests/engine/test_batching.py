@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.engine.fixtures_runtime import input_png, make_task
-
 from fluxserve.engine.batching import Batch, BatchItem, plan_batches
 from fluxserve.engine.messages import LoraRef
+from tests.engine.fixtures_runtime import input_png, make_task
 
 
 def _items(batches: list[Batch]) -> list[list[tuple[int, int]]]:

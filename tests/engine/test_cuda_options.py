@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.engine.fixtures_runtime import make_settings, make_task
 
 from fluxserve.engine.runtime import LocalEngine
 from fluxserve.errors import ModelNotFound
 from fluxserve.settings import EngineConfig
+from tests.engine.fixtures_runtime import make_settings, make_task
 
 pytestmark = [
     pytest.mark.gpu,

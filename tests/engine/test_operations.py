@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.engine.fixtures_runtime import input_png, make_task, mask_png
 
 from fluxserve.engine.operations import img2img_steps, plan_call, validate_task
 from fluxserve.errors import InvalidRequest
+from tests.engine.fixtures_runtime import input_png, make_task, mask_png
 
 
 def _skipped(steps: int, strength: float) -> int:

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.engine.fixtures_runtime import make_settings, make_task, max_difference
 
 from fluxserve.engine.messages import Progress
 from fluxserve.engine.process import ProcessEngine
 from fluxserve.engine.runtime import Engine, LocalEngine
 from fluxserve.errors import EngineFailure, InvalidRequest, ModelNotFound
 from fluxserve.settings import ModelConfig, Settings
+from tests.engine.fixtures_runtime import make_settings, make_task, max_difference
 
 MISSING = "/nonexistent/flux1-dev"
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from fluxserve.engine.residency import GIB, module_bytes
+from fluxserve.engine.runtime import LocalEngine
+from fluxserve.settings import EngineConfig
 from tests.engine.fixtures_runtime import (
     FLUX1_FAMILY,
     KLEIN_FAMILY,
@@ -13,10 +17,6 @@ from tests.engine.fixtures_runtime import (
     make_settings,
     make_task,
 )
-
-from fluxserve.engine.residency import GIB, module_bytes
-from fluxserve.engine.runtime import LocalEngine
-from fluxserve.settings import EngineConfig
 
 __all__ = ["local_engine"]
 

@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from fluxserve.catalog import ENGINE_MODELS
+from fluxserve.engine.messages import Progress
+from fluxserve.engine.runtime import Engine, LocalEngine
+from fluxserve.errors import InvalidRequest, ModelNotFound
+from fluxserve.settings import ModelConfig
 from tests.engine.fixtures_runtime import (
     OPERATION_CASES,
     input_png,
@@ -16,12 +22,6 @@ from tests.engine.fixtures_runtime import (
     make_task,
     max_difference,
 )
-
-from fluxserve.catalog import ENGINE_MODELS
-from fluxserve.engine.messages import Progress
-from fluxserve.engine.runtime import Engine, LocalEngine
-from fluxserve.errors import InvalidRequest, ModelNotFound
-from fluxserve.settings import ModelConfig
 
 __all__ = ["local_engine"]
 
