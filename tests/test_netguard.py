@@ -12,6 +12,7 @@ from fluxserve.errors import InputFetchError
 from fluxserve.netguard import (
     Resolver,
     checked_addresses,
+    first_non_public,
     is_public_address,
     parse_address,
     pinned_route,
@@ -31,13 +32,20 @@ from fluxserve.netguard import (
         "0.0.0.0",
         "224.0.0.1",
         "255.255.255.255",
+        "240.0.0.1",  # reserved
         "::1",
         "::",
         "fe80::1%eth0",
         "fc00::1",
+        "fec0::1",  # deprecated site-local
         "::ffff:127.0.0.1",  # IPv4-mapped loopback
+        "::ffff:10.0.0.1",  # IPv4-mapped private
+        "2002:7f00:1::",  # 6to4 around 127.0.0.1
         "2002:a00:1::",  # 6to4 around 10.0.0.1
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "64:ff9b::7f00:1",  # NAT64 around 127.0.0.1
         "64:ff9b::a9fe:a9fe",  # NAT64 around 169.254.169.254
+        "64:ff9b:1::a00:1",  # local-use NAT64
         "ff02::1",
     ],
 )
@@ -47,15 +55,31 @@ def test_non_public_addresses(text: str) -> None:
     assert not is_public_address(address)
 
 
-@pytest.mark.parametrize("text", ["93.184.215.14", "8.8.8.8", "2606:4700::6810:85e5"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "93.184.215.14",
+        "8.8.8.8",
+        "2606:4700::6810:85e5",
+        "2002:808:808::1",  # 6to4 around 8.8.8.8
+    ],
+)
 def test_public_addresses(text: str) -> None:
     address = parse_address(text)
     assert address is not None
     assert is_public_address(address)
 
 
-def test_parse_address_rejects_names() -> None:
-    assert parse_address("example.com") is None
+@pytest.mark.parametrize("text", ["example.com", "", "1.2.3", "::g"])
+def test_parse_address_rejects_names_and_malformed_text(text: str) -> None:
+    assert parse_address(text) is None
+
+
+def test_first_non_public_names_the_first_refused_address() -> None:
+    texts = ["8.8.8.8", "::ffff:10.0.0.1", "127.0.0.1"]
+    addresses = [a for text in texts if (a := parse_address(text)) is not None]
+    assert str(first_non_public(addresses)) == "::ffff:a00:1"
+    assert first_non_public(addresses[:1]) is None
 
 
 def test_refuse_private_host_refuses_loopback_unless_allowed() -> None:

@@ -3,8 +3,9 @@ webhooks): which addresses may be reached, and how to reach exactly the address 
 
 A host is refused when any address it resolves to is not public: loopback, private (RFC 1918,
 unique-local), link-local (cloud metadata lives at 169.254.169.254), carrier-grade NAT,
-multicast, reserved, unspecified, or an IPv6 form that embeds such an IPv4 address. Every
-address is checked, not only the first, because a client controls its own DNS records.
+multicast, reserved, unspecified, IPv6 site-local, or an IPv6 form that embeds such an IPv4
+address (mapped, 6to4, Teredo, NAT64 64:ff9b::/96). Every address is checked, not only the
+first, because a client controls its own DNS records.
 Operators who want to reach their own network set ``allow_private_urls``.
 
 Checking a name and letting the HTTP client resolve it again would leave a window for DNS
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -55,6 +56,8 @@ def is_public_address(address: IPAddress) -> bool:
 
 
 def _is_public_single(address: IPAddress) -> bool:
+    # Deprecated IPv6 site-local (fec0::/10) still counts as global to the ipaddress module.
+    site_local = isinstance(address, ipaddress.IPv6Address) and address.is_site_local
     return address.is_global and not (
         address.is_private
         or address.is_loopback
@@ -62,7 +65,13 @@ def _is_public_single(address: IPAddress) -> bool:
         or address.is_multicast
         or address.is_reserved
         or address.is_unspecified
+        or site_local
     )
+
+
+def first_non_public(addresses: Iterable[IPAddress]) -> IPAddress | None:
+    """The first of `addresses` that `is_public_address` refuses, or None if all are public."""
+    return next((address for address in addresses if not is_public_address(address)), None)
 
 
 def refuse_private_addresses(
@@ -74,13 +83,13 @@ def refuse_private_addresses(
         raise InputFetchError(f"{what} refused: host '{host}' has no IP address")
     if allow_private:
         return
-    for address in addresses:
-        if not is_public_address(address):
-            raise InputFetchError(
-                f"{what} refused: host '{host}' resolves to a non-public address ({address});"
-                " loopback, private and link-local addresses are refused unless the operator"
-                " allows private URLs"
-            )
+    refused = first_non_public(addresses)
+    if refused is not None:
+        raise InputFetchError(
+            f"{what} refused: host '{host}' resolves to a non-public address ({refused});"
+            " loopback, private and link-local addresses are refused unless the operator"
+            " allows private URLs"
+        )
 
 
 async def resolve_host(host: str, port: int) -> list[str]:

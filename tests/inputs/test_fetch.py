@@ -163,7 +163,17 @@ def test_refuses_host_name_that_resolves_to_loopback(server: Server) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["[::1]", "[::ffff:127.0.0.1]", "2130706433", "0x7f.1", "127.1", "0.0.0.0", "169.254.169.254"],
+    [
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "[2002:7f00:1::]",
+        "[64:ff9b::7f00:1]",
+        "2130706433",
+        "0x7f.1",
+        "127.1",
+        "0.0.0.0",
+        "169.254.169.254",
+    ],
 )
 def test_refuses_other_spellings_of_local_addresses(server: Server, host: str) -> None:
     server.seen.clear()

@@ -1,32 +1,40 @@
 """Fetching input media (image_url and kin) at submit time, so a bad URL is a 400 at once.
 
-The SSRF guard: unless the operator allows private URLs, every hop's host is resolved here,
-refused if any of its addresses is not public, and the request is then sent to the checked
-address itself (Host header and TLS SNI keep the name), so DNS cannot answer differently
-between the check and the connection. Redirects are followed by hand for the same reason.
+The SSRF guard (rules in fluxserve.netguard): unless the operator allows private URLs, every
+hop's host is resolved here, refused if any of its addresses is not public, and the request is
+then sent to the checked address itself (Host header and TLS SNI keep the name), so DNS cannot
+answer differently between the check and the connection. Redirects are followed by hand for the
+same reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 
 import httpx
 
 from fluxserve.errors import InputFetchError
-from fluxserve.inputs.addresses import IPAddress, is_public_address, parse_address
 from fluxserve.inputs.data_url import decode_data_url
 from fluxserve.inputs.limits import too_large_message
+from fluxserve.netguard import (
+    IPAddress,
+    Resolver,
+    Route,
+    first_non_public,
+    parse_address,
+    pinned_route,
+    resolve_host,
+    url_host_port,
+)
+
+__all__ = ["USER_AGENT", "FetchPolicy", "InputFetcher", "Resolver"]
 
 USER_AGENT = "fluxserve-input-fetcher/1"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _HTTP_SCHEMES = ("http", "https")
-
-Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
-"""Given a host name and port, the IP addresses it resolves to."""
 
 
 @dataclass(frozen=True)
@@ -37,21 +45,6 @@ class FetchPolicy:
     max_bytes: int = 25 * 1024 * 1024
     timeout_s: float = 20.0
     max_redirects: int = 3
-
-
-async def resolve_host(host: str, port: int) -> list[str]:
-    """Resolve with the system resolver, in a thread so the event loop never blocks on DNS."""
-    infos = await asyncio.to_thread(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-@dataclass(frozen=True)
-class _Route:
-    """Where one hop's request actually goes (the URL may name a checked IP address)."""
-
-    url: httpx.URL
-    headers: dict[str, str] = field(default_factory=dict)
-    extensions: dict[str, str] = field(default_factory=dict)
 
 
 class InputFetcher:
@@ -133,16 +126,16 @@ class InputFetcher:
                 raise _transport_error(what, exc) from None
         raise AssertionError("a hop always has at least one route")
 
-    async def _routes(self, url: httpx.URL, what: str) -> list[_Route]:
+    async def _routes(self, url: httpx.URL, what: str) -> list[Route]:
         if self._policy.allow_private:
-            return [_Route(url)]
-        host = url.raw_host.decode("ascii")
+            return [Route(url)]
+        host, port = url_host_port(url, what=what)
         literal = parse_address(host)
         if literal is not None:
-            _check_public(literal, what)
-            return [_Route(url)]
-        addresses = await self._resolve_checked(host, url.port or _default_port(url), what)
-        return [_pinned_route(url, address) for address in addresses]
+            _refuse_non_public([literal], what)
+            return [Route(url)]
+        addresses = await self._resolve_checked(host, port, what)
+        return [pinned_route(url, address) for address in addresses]
 
     async def _resolve_checked(self, host: str, port: int, what: str) -> list[IPAddress]:
         try:
@@ -154,11 +147,10 @@ class InputFetcher:
         addresses = [address for text in resolved if (address := parse_address(text)) is not None]
         if not addresses:
             raise InputFetchError(f"{what} could not be fetched: host '{host}' has no address")
-        for address in addresses:
-            _check_public(address, what)
+        _refuse_non_public(addresses, what)
         return addresses
 
-    async def _get(self, route: _Route, url: httpx.URL, what: str) -> bytes | httpx.URL:
+    async def _get(self, route: Route, url: httpx.URL, what: str) -> bytes | httpx.URL:
         async with self._client.stream(
             "GET", route.url, headers=route.headers, extensions=route.extensions
         ) as response:
@@ -207,26 +199,14 @@ def _redirect_target(url: httpx.URL, location: str, what: str) -> httpx.URL:
     return target
 
 
-def _check_public(address: IPAddress, what: str) -> None:
-    if not is_public_address(address):
+def _refuse_non_public(addresses: Sequence[IPAddress], what: str) -> None:
+    # Input URLs keep their own wording: it names the CLI flag that lifts the refusal.
+    refused = first_non_public(addresses)
+    if refused is not None:
         raise InputFetchError(
-            f"{what} resolves to a private address ({address}); fluxserve refuses to fetch "
+            f"{what} resolves to a private address ({refused}); fluxserve refuses to fetch "
             "loopback, private and link-local addresses unless started with --allow-private-urls"
         )
-
-
-def _pinned_route(url: httpx.URL, address: IPAddress) -> _Route:
-    host = url.raw_host.decode("ascii")
-    extensions = {"sni_hostname": host} if url.scheme == "https" else {}
-    return _Route(
-        url=url.copy_with(host=str(address)),
-        headers={"Host": url.netloc.decode("ascii")},
-        extensions=extensions,
-    )
-
-
-def _default_port(url: httpx.URL) -> int:
-    return 443 if url.scheme == "https" else 80
 
 
 def _transport_error(what: str, exc: httpx.HTTPError) -> InputFetchError:

@@ -31,7 +31,7 @@ class SafetySpec(BaseModel):
 
 
 class GenerationSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["generate"] = "generate"
     engine_model: str
@@ -53,7 +53,7 @@ class GenerationSpec(BaseModel):
 
 
 class TrainingSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["train"] = "train"
     engine_model: str

@@ -6,12 +6,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
+from fluxserve.api.context import ApiContext
 from fluxserve.api.deps import Ctx, JsonBody, SubmittingKey
-from fluxserve.api.intake import new_id, submit_generation
-from fluxserve.api.loras import resolve_loras
+from fluxserve.api.draft import Draft
 from fluxserve.api.responses import accepted, polling_url, wait_for_end
 from fluxserve.api.routes.common import header_webhook
-from fluxserve.api.schemas.fields import MAX_OUTPUT_PIXELS, seeds_for
+from fluxserve.api.schemas.fields import MAX_OUTPUT_PIXELS
 from fluxserve.api.schemas.flux1 import (
     FAL_IMAGE_SIZES,
     FillGenerate,
@@ -19,9 +19,11 @@ from fluxserve.api.schemas.flux1 import (
     Flux1TextToImage,
     UltraGenerate,
 )
+from fluxserve.billing.keys import ApiKeyRecord
 from fluxserve.errors import InvalidRequest
 from fluxserve.inputs.sizes import megapixels_size, parse_image_size, ultra_aspect_size
-from fluxserve.jobs.spec import GenerationSpec, SafetySpec
+from fluxserve.jobs.records import TERMINAL_STATES
+from fluxserve.jobs.spec import SafetySpec
 from fluxserve.jobs.views import status_body
 
 router = APIRouter()
@@ -30,7 +32,7 @@ DEFAULT_STEPS = 28
 I2I_AUTO_MAX_PIXELS = 2 * 1024 * 1024
 ULTRA_GUIDANCE = 3.5
 ULTRA_RAW_GUIDANCE = 2.5  # "raw": lower guidance gives the less processed, natural look
-FILL_MAX_PIXELS = 4 * 1024 * 1024
+FILL_MAX_MEGAPIXELS = "4"
 # enhance_prompt: a fixed, documented enrichment; no hidden language model rewrites prompts.
 ENHANCE_SUFFIX = (
     ", highly detailed, sharp focus, balanced composition, natural lighting, rich textures, "
@@ -45,31 +47,27 @@ def _fal_size(value: str) -> tuple[int, int]:
 
 
 async def _text_to_image(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, model_id: str, webhook_header: str | None
+    ctx: ApiContext, key: ApiKeyRecord, data: object, model_id: str, webhook_header: str | None
 ) -> JSONResponse:
-    model = ctx.intake.model(model_id)
+    draft = Draft.start(ctx, key, model_id)
     body = Flux1TextToImage.parse(data)
     webhook = header_webhook(webhook_header)
     width, height = _fal_size(body.image_size)
-    request_id = new_id(model)
-    spec = GenerationSpec(
-        engine_model=model.engine_model,
+    spec = draft.spec(
+        seed=body.seed,
+        count=body.num_images,
         operation="text_to_image",
         prompt=body.prompt,
         width=width,
         height=height,
-        steps=body.num_inference_steps or ctx.intake.default_steps(model_id, DEFAULT_STEPS),
-        seeds=seeds_for(body.seed, body.num_images),
+        steps=draft.steps(body.num_inference_steps, DEFAULT_STEPS),
         guidance=body.guidance_scale,
         acceleration=body.acceleration,
         output_format=body.output_format,
         safety=SafetySpec(enabled=body.enable_safety_checker),
-        loras=await resolve_loras(ctx, key, request_id, body.loras, model.engine_model),
+        loras=await draft.loras(body.loras),
     )
-    job = submit_generation(
-        ctx.intake, request_id=request_id, model=model, key=key, spec=spec, webhook=webhook
-    )
-    return accepted(ctx, job)
+    return accepted(ctx, draft.submit(spec, webhook))
 
 
 @router.post("/flux-pro/v1/pro/textToImage", status_code=202)
@@ -90,74 +88,60 @@ async def flux_dev_text_to_image(
 async def flux_dev_image_to_image(
     ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
 ) -> JSONResponse:
-    model = ctx.intake.model("flux-dev")
+    draft = Draft.start(ctx, key, "flux-dev")
     body = Flux1ImageToImage.parse(data)
     webhook = header_webhook(x_webhook_url)
-    image = await ctx.intake.fetch_image(body.image_url, what="image_url")
+    image = await draft.fetch_image(body.image_url, what="image_url")
     width, height = parse_image_size(
         body.image_size,
         what="image_size",
         input_size=(image.width, image.height),
         max_pixels=I2I_AUTO_MAX_PIXELS if body.image_size == "auto" else MAX_OUTPUT_PIXELS,
     )
-    request_id = new_id(model)
-    spec = GenerationSpec(
-        engine_model=model.engine_model,
+    spec = draft.spec(
+        seed=body.seed,
+        count=body.num_images,
         operation="image_to_image",
         prompt=body.prompt,
         width=width,
         height=height,
-        steps=body.num_inference_steps or ctx.intake.default_steps("flux-dev", DEFAULT_STEPS),
-        seeds=seeds_for(body.seed, body.num_images),
+        steps=draft.steps(body.num_inference_steps, DEFAULT_STEPS),
         guidance=body.guidance_scale,
         strength=body.strength,
         acceleration=body.acceleration,
         output_format=body.output_format,
-        image_key=ctx.intake.input_key(request_id, "image"),
         safety=SafetySpec(enabled=body.enable_safety_checker),
-        loras=await resolve_loras(ctx, key, request_id, body.loras, model.engine_model),
+        loras=await draft.loras(body.loras),
     )
-    job = submit_generation(
-        ctx.intake,
-        request_id=request_id,
-        model=model,
-        key=key,
-        spec=spec,
-        webhook=webhook,
-        images={"image": image},
-    )
-    return accepted(ctx, job)
+    return accepted(ctx, draft.submit(spec, webhook))
 
 
 @router.post("/pro1.1/v1/pro1.1ultra/generateRequest", status_code=202)
 async def ultra_generate(
     ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
 ) -> JSONResponse:
-    model = ctx.intake.model("flux-pro-1-1")
+    draft = Draft.start(ctx, key, "flux-pro-1-1")
     body = UltraGenerate.parse(data)
     webhook = header_webhook(x_webhook_url)
     width, height = ultra_aspect_size(body.aspect_ratio)
-    request_id = new_id(model)
-    spec = GenerationSpec(
-        engine_model=model.engine_model,
+    spec = draft.spec(
+        seed=body.seed,
+        count=body.num_images,
         operation="text_to_image",
         prompt=body.prompt + (ENHANCE_SUFFIX if body.enhance_prompt else ""),
         width=width,
         height=height,
-        steps=ctx.intake.default_steps("flux-pro-1-1", DEFAULT_STEPS),
-        seeds=seeds_for(body.seed, body.num_images),
+        steps=draft.steps(None, DEFAULT_STEPS),
         guidance=ULTRA_RAW_GUIDANCE if body.raw else ULTRA_GUIDANCE,
         output_format=body.output_format,
         safety=body.safety(),
-        loras=await resolve_loras(ctx, key, request_id, body.loras, model.engine_model),
+        loras=await draft.loras(body.loras),
     )
-    job = submit_generation(
-        ctx.intake, request_id=request_id, model=model, key=key, spec=spec, webhook=webhook
-    )
+    job = draft.submit(spec, webhook)
     if not body.sync_mode:
         return accepted(ctx, job)
     done = await wait_for_end(ctx, job.request_id, ctx.settings.sync_timeout_s)
-    if done.state.value in ("QUEUED", "PROCESSING"):
+    if done.state not in TERMINAL_STATES:
         return accepted(ctx, done)
     result = status_body(done, ctx.settings.public_url)
     result["polling_url"] = polling_url(ctx, done.request_id)
@@ -168,40 +152,28 @@ async def ultra_generate(
 async def fill_generate(
     ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
 ) -> JSONResponse:
-    model = ctx.intake.model("flux-fill-dev")
+    draft = Draft.start(ctx, key, "flux-fill-dev")
     body = FillGenerate.parse(data)
     webhook = header_webhook(x_webhook_url)
-    image = await ctx.intake.fetch_image(body.image, what="image")
-    mask = await ctx.intake.fetch_image(body.mask, what="mask")
-    width, height = megapixels_size(body.megapixels, (image.width, image.height))
-    if width * height > FILL_MAX_PIXELS:
-        width, height = megapixels_size("4", (image.width, image.height))
-    request_id = new_id(model)
-    spec = GenerationSpec(
-        engine_model=model.engine_model,
+    image = await draft.fetch_image(body.image, what="image")
+    await draft.fetch_image(body.mask, what="mask", name="mask")
+    input_size = (image.width, image.height)
+    width, height = megapixels_size(body.megapixels, input_size)
+    cap_width, cap_height = megapixels_size(FILL_MAX_MEGAPIXELS, input_size)
+    if width * height > cap_width * cap_height:  # "match_input" of a huge image
+        width, height = cap_width, cap_height
+    spec = draft.spec(
+        seed=body.seed,
+        count=body.num_outputs,
         operation="fill",
         prompt=body.prompt,
         width=width,
         height=height,
-        steps=body.num_inference_steps or ctx.intake.default_steps("flux-fill-dev", DEFAULT_STEPS),
-        seeds=seeds_for(body.seed, body.num_outputs),
+        steps=draft.steps(body.num_inference_steps, DEFAULT_STEPS),
         guidance=body.guidance,
         output_format=body.output_format,
         output_quality=body.output_quality,
-        image_key=ctx.intake.input_key(request_id, "image"),
-        mask_key=ctx.intake.input_key(request_id, "mask"),
         safety=body.safety(),
-        loras=await resolve_loras(
-            ctx, key, request_id, body.loras, model.engine_model, scale=body.lora_scale
-        ),
+        loras=await draft.loras(body.loras, scale=body.lora_scale),
     )
-    job = submit_generation(
-        ctx.intake,
-        request_id=request_id,
-        model=model,
-        key=key,
-        spec=spec,
-        webhook=webhook,
-        images={"image": image, "mask": mask},
-    )
-    return accepted(ctx, job)
+    return accepted(ctx, draft.submit(spec, webhook))

@@ -6,13 +6,12 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from fluxserve.api.deps import Ctx, JsonBody, SubmittingKey
-from fluxserve.api.intake import Webhook, new_id, submit_generation
+from fluxserve.api.draft import Draft
+from fluxserve.api.intake import Webhook
 from fluxserve.api.responses import accepted
 from fluxserve.api.routes.common import header_webhook
-from fluxserve.api.schemas.fields import seeds_for
 from fluxserve.api.schemas.kontext import RESTORE_INSTRUCTION, KontextRestore
 from fluxserve.inputs.sizes import parse_image_size
-from fluxserve.jobs.spec import GenerationSpec
 
 router = APIRouter()
 
@@ -26,36 +25,24 @@ MAX_PIXELS = 1024 * 1024  # Kontext works at about one megapixel
 async def restore(
     ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
 ) -> JSONResponse:
-    model = ctx.intake.model(MODEL_ID)
+    draft = Draft.start(ctx, key, MODEL_ID)
     body = KontextRestore.parse(data)
     webhook = header_webhook(x_webhook_url)
     if body.webhook:
         webhook = Webhook(url=body.webhook, events=body.webhook_events_filter)
-    image = await ctx.intake.fetch_image(body.input_image, what="input_image")
+    image = await draft.fetch_image(body.input_image, what="input_image")
     width, height = parse_image_size(
         "auto", what="input_image", input_size=(image.width, image.height), max_pixels=MAX_PIXELS
     )
-    request_id = new_id(model)
-    spec = GenerationSpec(
-        engine_model=model.engine_model,
+    spec = draft.spec(
+        seed=body.seed,
         operation="restore",
         prompt=RESTORE_INSTRUCTION,
         width=width,
         height=height,
-        steps=ctx.intake.default_steps(MODEL_ID, DEFAULT_STEPS),
-        seeds=seeds_for(body.seed, 1),
+        steps=draft.steps(None, DEFAULT_STEPS),
         guidance=GUIDANCE,
         output_format=body.output_format,
-        image_key=ctx.intake.input_key(request_id, "image"),
         safety=body.safety(),
     )
-    job = submit_generation(
-        ctx.intake,
-        request_id=request_id,
-        model=model,
-        key=key,
-        spec=spec,
-        webhook=webhook,
-        images={"image": image},
-    )
-    return accepted(ctx, job)
+    return accepted(ctx, draft.submit(spec, webhook))

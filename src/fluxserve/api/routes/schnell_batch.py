@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from fluxserve.api.deps import CallerKey, Ctx, JsonBody, SubmittingKey
-from fluxserve.api.intake import Webhook, new_id, submit_generation
-from fluxserve.api.loras import resolve_loras
+from fluxserve.api.draft import Draft
+from fluxserve.api.intake import Webhook
 from fluxserve.api.responses import wait_for_end
 from fluxserve.api.routes.sync import schnell_spec
 from fluxserve.api.schemas.sized import CheckStatus, SchnellBatch
@@ -43,29 +43,19 @@ def _queued_body(request_id: str, state: str, with_webhook: bool) -> dict[str, s
 
 @router.post("/flux-1-schnell/v1/getDataBatch")
 async def get_data_batch(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> JSONResponse:
-    model = ctx.intake.model("flux-1-schnell")
+    draft = Draft.start(ctx, key, "flux-1-schnell")
     body = SchnellBatch.parse(data)
     webhook = None
     if body.webhook_url:
         webhook = Webhook(url=validate_webhook_url(body.webhook_url), style="batch")
-    request_id = new_id(model)
-    loras = await resolve_loras(ctx, key, request_id, body.loras, model.engine_model)
-    spec = schnell_spec(model.engine_model, body, sanitize=True, loras=loras)
+    spec = await schnell_spec(draft, body, sanitize=True)
     alias = new_uuid4()
-    job = submit_generation(
-        ctx.intake,
-        request_id=request_id,
-        model=model,
-        key=key,
-        spec=spec,
-        webhook=webhook,
-        alias=alias,
-    )
+    job = draft.submit(spec, webhook, alias=alias)
     if webhook is not None:
         return JSONResponse(_queued_body(alias, "queued", True), status_code=202)
     done = await wait_for_end(ctx, job.request_id, ctx.settings.batch_sync_wait_s)
     if done.state in TERMINAL_STATES:
-        return JSONResponse(batch_status_body(done), status_code=200)
+        return JSONResponse(batch_status_body(done, ctx.settings.public_url), status_code=200)
     return JSONResponse(_queued_body(alias, done.state.value.lower(), False), status_code=202)
 
 
@@ -75,4 +65,4 @@ async def check_status(ctx: Ctx, key: CallerKey, data: JsonBody) -> JSONResponse
     job = ctx.jobs.get_by_alias(body.requestId)
     if job is None or (job.key_id != key.id and not key.is_operator):
         raise NotFound("Request not found")
-    return JSONResponse(batch_status_body(job))
+    return JSONResponse(batch_status_body(job, ctx.settings.public_url))
