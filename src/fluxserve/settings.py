@@ -53,6 +53,23 @@ class EngineConfig(BaseModel):
     gpu_memory_budget_gb: float | None = Field(default=None, gt=0)
     preload: tuple[str, ...] = ()
     compile_repeated_blocks: bool = False
+    compile_on_cpu: bool = Field(
+        default=False,
+        description="Honour compile_repeated_blocks off CUDA too (slow first call; for tests).",
+    )
+    lora_slots: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="With compile_repeated_blocks: LoRAs per request, each a hot-swapped slot "
+        "of rank lora_max_rank on every linear layer of the transformer, paid on every call.",
+    )
+    lora_max_rank: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description="With compile_repeated_blocks: the highest LoRA rank served.",
+    )
     quantization: Literal["none", "fp8", "int8"] = "none"
     attention_backend: str | None = None
     cpu_offload: bool = False

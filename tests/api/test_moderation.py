@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
 from tests.api.conftest import Api, write_config
 from tests.support.client import download_image, poll
 from tests.support.jobs import submit
@@ -68,6 +70,21 @@ def test_explicit_prompt_fails_uncharged_and_stores_nothing(api: Api) -> None:
     shown = run_cli("wallet", "show", key, data_dir=api.server.data_dir)
     assert "balance $1.00" in shown and "held    $0.00" in shown
     assert "release" in shown
+
+
+def test_sync_endpoint_answers_a_blocked_prompt_with_400_uncharged(api: Api) -> None:
+    key = _fresh_key(api.server, "sync-moderated")
+    response = httpx.post(
+        f"{api.url}/flux-2-klein-4b/v1/generateImage",
+        headers=api.headers(key),
+        json={"prompt": EXPLICIT, "width": 512, "height": 512, "steps": 2},
+        timeout=120,
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": EXPLICIT_REASON}
+    wallet, entries = read_wallet(api.server.data_dir, key)
+    assert (wallet.balance_micros, wallet.held_micros) == (CREDIT, 0)
+    assert [e.kind for e in sorted(entries, key=lambda e: e.id)] == ["topup", "hold", "release"]
 
 
 def test_explicit_prompt_runs_when_the_caller_disables_the_checker(api: Api) -> None:

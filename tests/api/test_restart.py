@@ -14,6 +14,7 @@ from fluxserve.jobs.records import JobState
 from fluxserve.jobs.store import JobStore
 from tests.api.conftest import write_config
 from tests.support.client import poll
+from tests.support.processes import engine_pid, wait_gone
 from tests.support.servers import FluxServer, create_key, run_cli
 
 JOBS = 4
@@ -58,7 +59,10 @@ def test_kill_and_restart_loses_nothing_and_charges_once(
     first = FluxServer(tmp_path, config=config).start()
     ids = [_submit(first, key, seed) for seed in range(JOBS)]
     _wait_processing(first, key, ids[0])
+    assert first.process is not None
+    engine = engine_pid(first.process.pid)
     first.kill()
+    wait_gone(engine, timeout_s=10)  # the engine process dies with its server, mid-job
 
     db = Database.open(f"sqlite:///{tmp_path / 'fluxserve.db'}")
     try:

@@ -103,7 +103,8 @@ class FluxServer:
                 self.kill()
 
     def kill(self) -> None:
-        """SIGKILL the whole process group we started: no clean shutdown at all."""
+        """SIGKILL the server process: no clean shutdown at all (its engine process, which
+        the kernel ties to it, dies with it)."""
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(30)

@@ -23,6 +23,7 @@ from typing import Any
 
 from diffusers import FirstBlockCacheConfig, TaylorSeerCacheConfig
 
+from fluxserve.engine.lora_slots import prepare_lora_slots
 from fluxserve.engine.messages import Acceleration
 from fluxserve.engine.pipelines import Pipeline
 from fluxserve.settings import EngineConfig
@@ -95,8 +96,8 @@ def _set_vae_tiling(pipe: Pipeline, on: bool) -> None:
 def apply_load_options(pipe: Pipeline, config: EngineConfig, device: str) -> None:
     """Apply the operator's engine options to a freshly loaded pipeline and place it on `device`.
 
-    CUDA-only options (quantization, CPU offload, regional compilation) are logged and ignored
-    elsewhere. Raises LoadOptionError when an option cannot be honoured."""
+    CUDA-only options (quantization, CPU offload, regional compilation unless `compile_on_cpu`)
+    are logged and ignored elsewhere. Raises LoadOptionError when an option cannot be honoured."""
     on_cuda = device.startswith("cuda")
     name = type(pipe).__name__
     if config.quantization != "none":
@@ -113,10 +114,20 @@ def apply_load_options(pipe: Pipeline, config: EngineConfig, device: str) -> Non
             ) from exc
     _place(pipe, config, device, on_cuda)
     if config.compile_repeated_blocks:
-        if on_cuda:
-            pipe.transformer.compile_repeated_blocks(fullgraph=True)
+        if on_cuda or config.compile_on_cpu:
+            _compile(pipe, config)
         else:
             logger.info("%s: compile_repeated_blocks ignored on %s", name, device)
+
+
+def _compile(pipe: Pipeline, config: EngineConfig) -> None:
+    """Regional compilation, with LoRA slots added first: an adapter added to compiled blocks
+    would compile them again, a LoRA swapped into a slot does not."""
+    try:
+        prepare_lora_slots(pipe.transformer, config.lora_slots, config.lora_max_rank)
+    except Exception as exc:
+        raise LoadOptionError(f"LoRA slots for the compiled transformer failed: {exc}") from exc
+    pipe.transformer.compile_repeated_blocks(fullgraph=True)
 
 
 def _place(pipe: Pipeline, config: EngineConfig, device: str, on_cuda: bool) -> None:

@@ -2,7 +2,10 @@
 
 After every call the pipeline's LoRA layers are disabled again, so a request without LoRAs gets
 exactly the pixels it would get had no LoRA ever been loaded. Adapters stay loaded (disabled) for
-reuse, at most `max_cached` per pipeline; the least recently used one is deleted beyond that."""
+reuse, at most `max_cached` per pipeline; the least recently used one is deleted beyond that.
+
+A compiled transformer serves LoRAs through hot-swapped slots instead (`lora_slots.py`); both
+kinds offer the `Adapters` interface."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ import logging
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from fluxserve.engine.messages import LoraRef
 from fluxserve.engine.pipelines import Pipeline
@@ -21,6 +25,19 @@ from fluxserve.errors import InvalidRequest
 logger = logging.getLogger("fluxserve.engine")
 
 MAX_CACHED_ADAPTERS = 8
+
+
+class Adapters(Protocol):
+    """How a resident pipeline applies a request's LoRAs."""
+
+    def applied(self, loras: tuple[LoraRef, ...]) -> AbstractContextManager[None]:
+        """Apply `loras` (at their scales) for the body; afterwards the pipeline gives the
+        pixels it gives without LoRAs."""
+        ...
+
+    def loaded(self) -> list[str]:
+        """Names (as requested) of the LoRAs held."""
+        ...
 
 
 class LoraAdapters:
@@ -52,7 +69,7 @@ class LoraAdapters:
 
     def _ensure_loaded(self, ref: LoraRef) -> str:
         # Keyed by file too: a LoRA re-trained under the same name must not reuse the old one.
-        adapter = _adapter_name(ref)
+        adapter = adapter_name(ref)
         if adapter in self._loaded:
             self._loaded.move_to_end(adapter)
             return adapter
@@ -82,7 +99,8 @@ class LoraAdapters:
             logger.debug("no layers of adapter %s to delete", adapter)
 
 
-def _adapter_name(ref: LoraRef) -> str:
+def adapter_name(ref: LoraRef) -> str:
+    """A peft adapter name for `ref`, new whenever its file changes."""
     path = Path(ref.path)
     stamp = path.stat().st_mtime_ns if path.exists() else 0
     digest = hashlib.sha256(f"{ref.name}\0{path.resolve()}\0{stamp}".encode()).hexdigest()

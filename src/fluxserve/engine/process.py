@@ -10,8 +10,11 @@ the next call starts a fresh child."""
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import signal
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ from fluxserve.settings import Settings
 logger = logging.getLogger("fluxserve.engine")
 
 _CLOSE_TIMEOUT_S = 30.0
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -273,8 +277,21 @@ class _PipeLogHandler(logging.Handler):
             self.handleError(record)
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this process when its parent dies (even by kill -9), so
+    an orphaned engine never keeps a GPU busy with work nobody will collect."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        logger.debug("prctl(PR_SET_PDEATHSIG) unavailable")
+
+
 def _child_main(conn: Connection, settings: Settings, log_level: int) -> None:
     """The child process: serve requests from `conn` until told to close or the pipe breaks."""
+    _die_with_parent()
     package_logger = logging.getLogger("fluxserve")
     package_logger.addHandler(_PipeLogHandler(conn))
     package_logger.setLevel(log_level)

@@ -19,7 +19,8 @@ from typing import Any
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from fluxserve.engine.lora import LoraAdapters
+from fluxserve.engine.lora import Adapters, LoraAdapters
+from fluxserve.engine.lora_slots import LoraSlots, slot_names
 from fluxserve.engine.pipelines import Pipeline
 
 logger = logging.getLogger("fluxserve.engine")
@@ -35,11 +36,15 @@ class LoadedModel:
     pipe: Pipeline
     share_key: Hashable | None
     variants: dict[str, Pipeline] = field(default_factory=dict)
-    adapters: LoraAdapters = field(init=False)
+    adapters: Adapters = field(init=False)
 
     def __post_init__(self) -> None:
         # Variants share the transformer and text encoders, hence the adapters, of `pipe`.
-        self.adapters = LoraAdapters(self.pipe)
+        # A transformer compiled with LoRA slots swaps LoRAs into them; others load adapters.
+        if slot_names(self.pipe.transformer):
+            self.adapters = LoraSlots(self.pipe)
+        else:
+            self.adapters = LoraAdapters(self.pipe)
 
     def variant(self, pipeline_class: Any) -> Pipeline:
         """The same modules behind another pipeline class (e.g. FluxImg2ImgPipeline from a
