@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ logger = logging.getLogger("fluxserve.engine")
 # Single digits after the prefix: diffusers matches adapter names as substrings.
 SLOT_PREFIX = "fluxserve_slot_"
 MAX_SLOTS = 10
+MAX_CHECKED = 256  # LoRAs remembered as fitting, so that swapping one back reads it once
 
 
 def slot_names(transformer: Any) -> list[str]:
@@ -87,6 +89,7 @@ class LoraSlots:
         self._max_rank = int(transformer.peft_config[names[0]].r)
         self._shapes = _slot_shapes(transformer, names[0])
         self._slots = [_Slot(name) for name in names]
+        self._fitting: OrderedDict[str, None] = OrderedDict()  # adapter_name()s that fit
         for slot in self._slots:
             slot.live = _scalings(transformer, slot.name)
             _zero(slot)
@@ -123,7 +126,7 @@ class LoraSlots:
         key = adapter_name(ref)
         if slot.holder == key:
             return
-        self._check(ref)
+        self._check(ref, key)
         slot.holder = slot.label = None
         try:
             self._pipe.load_lora_weights(ref.path, adapter_name=slot.name, hotswap=True)
@@ -134,8 +137,11 @@ class LoraSlots:
         slot.holder, slot.label = key, ref.name
         logger.info("swapped LoRA %s into %s", ref.name, slot.name)
 
-    def _check(self, ref: LoraRef) -> None:
+    def _check(self, ref: LoraRef, key: str) -> None:
         """Refuse what a swap cannot hold, before the slot is touched."""
+        if key in self._fitting:
+            self._fitting.move_to_end(key)
+            return
         try:
             state = _transformer_state(self._pipe, ref.path)
         except Exception as exc:
@@ -143,6 +149,9 @@ class LoraSlots:
         problem = _misfit(state, self._shapes, self._max_rank)
         if problem is not None:
             raise InvalidRequest(f"LoRA {ref.name!r} cannot be served by this server: {problem}")
+        self._fitting[key] = None
+        if len(self._fitting) > MAX_CHECKED:
+            self._fitting.popitem(last=False)
 
     def _repair(self, slot: _Slot) -> None:
         # diffusers deletes the adapter when a swap fails half-way; put the slot back. Its
