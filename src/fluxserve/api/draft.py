@@ -45,9 +45,15 @@ class Draft:
         return self.ctx.intake.input_key(self.request_id, name) if name in self.images else None
 
     async def loras(self, loras: list[LoraInput] | None, scale: float = 1.0) -> list[LoraSpec]:
-        return await resolve_loras(
-            self.ctx, self.key, self.request_id, loras, self.model.engine_model, scale
-        )
+        """Call last before `submit`: LoRA files fetched by URL are kept as inputs, and are
+        removed again here if a later one is refused."""
+        try:
+            return await resolve_loras(
+                self.ctx, self.key, self.request_id, loras, self.model.engine_model, scale
+            )
+        except BaseException:
+            self.ctx.intake.discard_inputs(self.request_id)
+            raise
 
     def spec(self, *, seed: int | None, count: int = 1, **fields: Any) -> GenerationSpec:
         """The job spec: this draft's engine model and inputs, one seed per image, plus

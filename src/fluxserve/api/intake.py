@@ -98,6 +98,9 @@ class Intake:
         body = json.dumps({"samples": samples}).encode()
         self.storage.put(self.dataset_key(request_id), body, "application/json")
 
+    def discard_inputs(self, request_id: str) -> None:
+        self.storage.delete_prefix(f"inputs/{request_id}")
+
     def submit(
         self,
         *,
@@ -126,7 +129,7 @@ class Intake:
                 alias=alias,
             )
         except BaseException:
-            self.storage.delete_prefix(f"inputs/{request_id}")
+            self.discard_inputs(request_id)
             raise
         self.signals.job_queued()
         return job
