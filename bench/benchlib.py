@@ -102,3 +102,25 @@ def demo_settings(data_dir: Path, demo_cache: Path, **fields: Any) -> Any:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     return Settings(data_dir=data_dir, demo_weights_dir_override=demo_cache, **fields)
+
+
+def _cpu_times() -> tuple[int, int]:
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+
+def wait_for_idle(min_idle_pct: float, max_wait_s: float = 300.0, window_s: float = 2.0) -> float:
+    """On a shared machine, wait until the CPUs were at least `min_idle_pct` idle over a
+    `window_s` window (or `max_wait_s` passed). Returns the idle share seen last; 100 where
+    /proc/stat is missing (not Linux) or `min_idle_pct` is 0."""
+    if min_idle_pct <= 0 or not Path("/proc/stat").exists():
+        return 100.0
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        total1, idle1 = _cpu_times()
+        time.sleep(window_s)
+        total2, idle2 = _cpu_times()
+        idle = 100.0 * (idle2 - idle1) / max(total2 - total1, 1)
+        if idle >= min_idle_pct or time.monotonic() >= deadline:
+            return idle

@@ -19,13 +19,15 @@ def decode_image(data: bytes, mode: str, what: str = "input image") -> Image.Ima
         raise InvalidRequest(f"The {what} could not be decoded: {exc}") from exc
 
 
-def encode_png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+RawImage = tuple[str, tuple[int, int], bytes]
 
 
-def decode_png(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        return image.copy()
+def to_raw(image: Image.Image) -> RawImage:
+    """An image as (mode, size, pixels) for the engine pipe: no compression on the hot path,
+    where a PNG round trip cost more than the request machinery itself."""
+    return image.mode, image.size, image.tobytes()
+
+
+def from_raw(raw: RawImage) -> Image.Image:
+    mode, size, pixels = raw
+    return Image.frombytes(mode, size, pixels)

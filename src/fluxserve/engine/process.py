@@ -5,7 +5,7 @@ Parent and child exchange small typed messages over a `multiprocessing` pipe: re
 (`_Generate`, `_GenerateMany`, `_Train`, `_Statuses`, `_Close`), then zero or more `Progress`
 and `_Log` messages, then one reply (`_Images`, `_Trained`, `_StatusList`, or `_Failed`
 carrying the domain error).
-Images travel as PNG bytes. If the child dies during a call, the call raises `EngineFailure` and
+Images travel as raw pixels. If the child dies during a call, the call raises `EngineFailure` and
 the next call starts a fresh child."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from PIL import Image
 
-from fluxserve.engine.images import decode_png, encode_png
+from fluxserve.engine.images import RawImage, from_raw, to_raw
 from fluxserve.engine.interface import ProgressCallback
 from fluxserve.engine.messages import GenerateTask, ModelStatus, Progress, TrainResult, TrainTask
 from fluxserve.errors import EngineFailure, FluxServeError, InvalidRequest, ModelNotFound
@@ -75,7 +75,7 @@ class _Ready:
 
 @dataclass(frozen=True)
 class _Images:
-    images: tuple[tuple[bytes, ...], ...]  # PNG bytes, per task
+    images: tuple[tuple[RawImage, ...], ...]  # raw pixels, per task
 
 
 @dataclass(frozen=True)
@@ -122,11 +122,11 @@ class ProcessEngine:
         self, task: GenerateTask, progress: ProgressCallback | None = None
     ) -> list[Image.Image]:
         reply = self._call(_Generate(task, progress is not None), progress)
-        return [decode_png(data) for data in _expect(reply, _Images).images[0]]
+        return [from_raw(raw) for raw in _expect(reply, _Images).images[0]]
 
     def generate_many(self, tasks: Sequence[GenerateTask]) -> list[list[Image.Image]]:
         reply = self._call(_GenerateMany(tuple(tasks)), None)
-        return [[decode_png(d) for d in row] for row in _expect(reply, _Images).images]
+        return [[from_raw(raw) for raw in row] for row in _expect(reply, _Images).images]
 
     def train(self, task: TrainTask, progress: ProgressCallback | None = None) -> TrainResult:
         reply = self._call(_Train(task, progress is not None), progress)
@@ -326,10 +326,10 @@ def _child_main(conn: Connection, settings: Settings, log_level: int) -> None:
 def _serve(engine: Any, request: object, conn: Connection) -> object:
     if isinstance(request, _Generate):
         images = engine.generate(request.task, conn.send if request.with_progress else None)
-        return _Images((tuple(encode_png(i) for i in images),))
+        return _Images((tuple(to_raw(i) for i in images),))
     if isinstance(request, _GenerateMany):
         rows = engine.generate_many(request.tasks)
-        return _Images(tuple(tuple(encode_png(i) for i in row) for row in rows))
+        return _Images(tuple(tuple(to_raw(i) for i in row) for row in rows))
     if isinstance(request, _Train):
         return _Trained(engine.train(request.task, conn.send if request.with_progress else None))
     if isinstance(request, _Statuses):

@@ -209,10 +209,12 @@ def build_image_checker(
         if model_path is None:
             raise ValueError("image checker kind 'transformers' needs a local model folder")
         return TransformersImageClassifierChecker(model_path, device=device)
+    # One thread: a pool of onnxruntime threads spin-waits after each check and starves the
+    # next pipeline call of CPU (measured in docs/benchmarks.md); one image check is ~8 ms.
     if kind == "opennsfw":
-        return OpenNsfwChecker()
+        return OpenNsfwChecker(threads=1)
     try:
-        return OpenNsfwChecker()
+        return OpenNsfwChecker(threads=1)
     except ImageCheckerUnavailable as exc:
         logger.warning(
             "No image safety checker: %s. Generated images are not checked; install the "

@@ -28,6 +28,9 @@ class EncodedImage:
     extension: str
 
 
+PNG_COMPRESS_LEVEL = 1
+
+
 def encode_image(image: Image.Image, fmt: str, quality: int | None = None) -> EncodedImage:
     """`image` encoded as jpeg/jpg, png or webp. `quality` (0..100) applies to jpeg and webp
     (defaults 90 and 80) and is ignored for png. JPEG drops any alpha channel."""
@@ -38,6 +41,9 @@ def encode_image(image: Image.Image, fmt: str, quality: int | None = None) -> En
     if quality is not None and not 0 <= quality <= 100:
         raise InvalidRequest(f"output quality must be between 0 and 100, got {quality}")
     options: dict[str, int] = {}
+    if pil_format == "PNG":
+        # zlib level 1: a 1024² PNG encodes in ~40% of the default's time, ~15% larger.
+        options["compress_level"] = PNG_COMPRESS_LEVEL
     if pil_format in DEFAULT_QUALITY:
         options["quality"] = DEFAULT_QUALITY[pil_format] if quality is None else quality
     out = io.BytesIO()
