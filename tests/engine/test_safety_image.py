@@ -12,9 +12,7 @@ from typing import Literal
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessorPil
 
 from fluxserve.engine.safety_image import (
     ImageCheckerUnavailable,
@@ -25,6 +23,7 @@ from fluxserve.engine.safety_image import (
     build_image_checker,
     unsafe_label_indices,
 )
+from tests.support.safety_model import save_vit_classifier
 
 BuildModel = Callable[..., Path]
 
@@ -45,30 +44,8 @@ def build_model(tmp_path_factory: pytest.TempPathFactory) -> BuildModel:
         bias: Sequence[float] | None = None,
         problem_type: Literal["multi_label_classification"] | None = None,
     ) -> Path:
-        config = ViTConfig(
-            image_size=32,
-            patch_size=8,
-            num_channels=3,
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=37,
-            id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)},
-            problem_type=problem_type,
-        )
-        torch.manual_seed(0)
-        model = ViTForImageClassification(config)
-        head = model.classifier
-        assert isinstance(head, torch.nn.Linear)
-        if bias is not None:
-            with torch.no_grad():
-                head.weight.zero_()
-                head.bias.copy_(torch.tensor(bias))
         folder = tmp_path_factory.mktemp("image-safety-model")
-        model.save_pretrained(folder)
-        ViTImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(folder)
-        return folder
+        return save_vit_classifier(folder, labels, bias, problem_type)
 
     return build
 
