@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from benchlib import (
+    add_run_options,
     demo_settings,
     machine,
     machine_line,
@@ -50,15 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=4, help="max_batch of the batched engine")
     parser.add_argument("--tasks", type=int, default=4, help="compatible tasks per round")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per size and engine")
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="PCT",
-        help="before each round, wait (up to 5 min) until the CPUs are PCT%% idle",
-    )
-    parser.add_argument("--work-dir", type=Path, help="data folders go here (default: a temp dir)")
-    parser.add_argument("--json", type=Path, dest="json_path", help="also write results here")
+    add_run_options(parser)
     return parser.parse_args(argv)
 
 

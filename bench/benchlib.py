@@ -5,6 +5,7 @@ The scripts run as `python bench/<name>.py`, which puts this folder on `sys.path
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -124,3 +125,16 @@ def wait_for_idle(min_idle_pct: float, max_wait_s: float = 300.0, window_s: floa
         idle = 100.0 * (idle2 - idle1) / max(total2 - total1, 1)
         if idle >= min_idle_pct or time.monotonic() >= deadline:
             return idle
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """--wait-idle, --work-dir and --json, which every CPU benchmark takes."""
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="PCT",
+        help="before each timed block, wait (up to 5 min) until the CPUs are PCT%% idle",
+    )
+    parser.add_argument("--work-dir", type=Path, help="data folders go here (default: a temp dir)")
+    parser.add_argument("--json", type=Path, dest="json_path", help="also write results here")

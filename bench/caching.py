@@ -28,6 +28,7 @@ from unittest import mock
 
 import numpy as np
 from benchlib import (
+    add_run_options,
     demo_settings,
     machine,
     machine_line,
@@ -57,15 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[0.2, 0.5],
         help="First Block Cache thresholds for the labelled bench-override rows",
     )
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="PCT",
-        help="before each row, wait (up to 5 min) until the CPUs are PCT%% idle",
-    )
-    parser.add_argument("--work-dir", type=Path, help="data folders go here (default: a temp dir)")
-    parser.add_argument("--json", type=Path, dest="json_path", help="also write results here")
+    add_run_options(parser)
     return parser.parse_args(argv)
 
 

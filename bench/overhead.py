@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 from benchlib import (
+    add_run_options,
     demo_settings,
     machine,
     machine_line,
@@ -70,15 +71,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         default="auto",
         help="[safety] image_checker of the served config (auto is the shipped default)",
     )
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="PCT",
-        help="before each timed block, wait (up to 5 min) until the CPUs are PCT%% idle",
-    )
-    parser.add_argument("--work-dir", type=Path, help="data folders go here (default: a temp dir)")
-    parser.add_argument("--json", type=Path, dest="json_path", help="also write results here")
+    add_run_options(parser)
     args = parser.parse_args(argv)
     work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="fluxserve-bench-overhead-"))
     return Options(

@@ -41,6 +41,7 @@ from unittest import mock
 
 import httpx
 from benchlib import (
+    add_run_options,
     machine,
     machine_line,
     markdown_table,
@@ -168,15 +169,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--inprocess", action="store_true", help="engine.isolate = false")
     parser.add_argument("--image-checker", choices=["auto", "none", "opennsfw"], default="auto")
     parser.add_argument("--what-if", nargs="*", choices=sorted(WHAT_IFS), default=[])
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="PCT",
-        help="before each timed block, wait (up to 5 min) until the CPUs are PCT%% idle",
-    )
-    parser.add_argument("--work-dir", type=Path)
-    parser.add_argument("--json", type=Path, dest="json_path")
+    add_run_options(parser)
     return parser.parse_args(argv)
 
 

@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from fluxserve.errors import InvalidRequest
 from fluxserve.jobs.spec import SafetySpec
+from fluxserve.safety.policy import ToleranceScale
 
 MAX_OUTPUT_PIXELS = 4_300_000  # FLUX1.1 ultra's ~4 MP sizes are the largest we render
 MAX_STEPS = 100
@@ -38,15 +39,10 @@ def seeds_for(seed: int | None, count: int) -> list[int]:
     return [base + i for i in range(count)]
 
 
-def safety_from_tolerance(
-    enabled: bool, tolerance: int | None, *, lowest: int, highest: int, default: int, field: str
-) -> SafetySpec:
-    """Map an endpoint's tolerance scale (lowest = strictest) onto strictness 1.0..0.0."""
-    value = default if tolerance is None else tolerance
-    if not lowest <= value <= highest:
-        raise InvalidRequest(f"{field} must be an integer in [{lowest}, {highest}]")
-    strictness = (highest - value) / (highest - lowest)
-    return SafetySpec(enabled=enabled, strictness=round(strictness, 4))
+def safety_spec(scale: ToleranceScale, tolerance: int | None, *, enabled: bool) -> SafetySpec:
+    """The job's safety settings from an endpoint's own tolerance scale (see safety/policy.py)."""
+    policy = scale.policy(tolerance, enabled=enabled)
+    return SafetySpec(enabled=policy.enabled, strictness=policy.strictness)
 
 
 def check_pixels(width: int, height: int, *, limit: int = MAX_OUTPUT_PIXELS) -> None:

@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import Field
 
 from fluxserve.api.schemas.base import Prompt, RequestBody
-from fluxserve.api.schemas.fields import ImageCount, LooseInt, Seed, Steps, safety_from_tolerance
+from fluxserve.api.schemas.fields import ImageCount, LooseInt, Seed, Steps, safety_spec
 from fluxserve.api.schemas.loras import LoraList
 from fluxserve.jobs.spec import SafetySpec
+from fluxserve.safety.policy import FLUX_PRO_ULTRA_SCALE
 
 FAL_IMAGE_SIZES = (
     "square_hd",
@@ -58,13 +59,8 @@ class UltraGenerate(RequestBody):
     raw: bool = False
 
     def safety(self) -> SafetySpec:
-        return safety_from_tolerance(
-            self.enable_safety_checker,
-            self.safety_tolerance,
-            lowest=1,
-            highest=6,
-            default=2,
-            field="safety_tolerance",
+        return safety_spec(
+            FLUX_PRO_ULTRA_SCALE, self.safety_tolerance, enabled=self.enable_safety_checker
         )
 
 

@@ -7,9 +7,13 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 
 from fluxserve.api.schemas.base import Prompt, RequestBody
-from fluxserve.api.schemas.fields import LooseInt, Seed, safety_from_tolerance
+from fluxserve.api.schemas.fields import LooseInt, Seed, safety_spec
 from fluxserve.api.schemas.loras import LoraList
 from fluxserve.jobs.spec import SafetySpec
+from fluxserve.safety.policy import (
+    FLUX2_PRO_IMAGE_TO_IMAGE_SCALE,
+    FLUX2_PRO_TEXT_TO_IMAGE_SCALE,
+)
 
 FLUX2_IMAGE_SIZES = (
     "portrait_4_5",
@@ -32,13 +36,10 @@ class Flux2TextToImage(RequestBody):
     loras: LoraList | None = None
 
     def safety(self) -> SafetySpec:
-        return safety_from_tolerance(
-            self.enable_safety_checker,
+        return safety_spec(
+            FLUX2_PRO_TEXT_TO_IMAGE_SCALE,
             self.safety_tolerance,
-            lowest=1,
-            highest=4,
-            default=2,
-            field="safety_tolerance",
+            enabled=self.enable_safety_checker,
         )
 
 
@@ -64,11 +65,8 @@ class Flux2ImageToImage(RequestBody):
         return value
 
     def safety(self) -> SafetySpec:
-        return safety_from_tolerance(
-            self.enable_safety_checker,
+        return safety_spec(
+            FLUX2_PRO_IMAGE_TO_IMAGE_SCALE,
             self.safety_tolerance,
-            lowest=1,
-            highest=3,
-            default=2,
-            field="safety_tolerance",
+            enabled=self.enable_safety_checker,
         )

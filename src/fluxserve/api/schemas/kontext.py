@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import ConfigDict, field_validator
 
 from fluxserve.api.schemas.base import RequestBody
-from fluxserve.api.schemas.fields import safety_from_tolerance
+from fluxserve.api.schemas.fields import safety_spec
 from fluxserve.jobs.spec import SafetySpec
+from fluxserve.safety.policy import KONTEXT_RESTORE_SCALE
 
 # The instruction that turns Kontext's editing into restoration; one place, easy to tune.
 RESTORE_INSTRUCTION = (
@@ -92,11 +93,4 @@ class KontextRestore(RequestBody):
         return str(first.get("msg", "invalid request")).removeprefix("Value error, ")
 
     def safety(self) -> SafetySpec:
-        return safety_from_tolerance(
-            True,
-            int(self.safety_tolerance),
-            lowest=0,
-            highest=2,
-            default=2,
-            field="safety_tolerance",
-        )
+        return safety_spec(KONTEXT_RESTORE_SCALE, int(self.safety_tolerance), enabled=True)
