@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make_tasks(count: int, size: int, steps: int, round_number: int) -> list[Any]:
-    from fluxserve.engine.messages import GenerateTask
+    from fluxserve.engine.boundary.messages import GenerateTask
 
     return [
         GenerateTask(
@@ -82,7 +82,7 @@ def max_difference(a: list[list[Any]], b: list[list[Any]]) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fluxserve.engine.runtime import LocalEngine
+    from fluxserve.engine.inference.local_engine import LocalEngine
     from fluxserve.settings import EngineConfig
 
     work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="fluxserve-bench-batching-"))

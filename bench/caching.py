@@ -41,7 +41,7 @@ from benchlib import (
 
 ENGINE_MODEL = "flux1-dev"
 if TYPE_CHECKING:
-    from fluxserve.engine.messages import Acceleration
+    from fluxserve.vocabulary import Acceleration
 
 LEVELS: tuple[Acceleration, ...] = ("none", "regular", "high")
 
@@ -115,7 +115,7 @@ def measure(engine: Any, counter: BlockCounter, rows: list[Row], args: argparse.
 
 def high_threshold_override(threshold: float) -> Any:
     """Serve `threshold` as the `high` level of FLUX.1 transformers, for this bench only."""
-    from fluxserve.engine import acceleration
+    from fluxserve.engine.inference import acceleration
 
     return mock.patch.dict(
         acceleration.CACHE_CONFIGS,
@@ -124,9 +124,9 @@ def high_threshold_override(threshold: float) -> Any:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from fluxserve.engine import acceleration
-    from fluxserve.engine.messages import GenerateTask
-    from fluxserve.engine.runtime import LocalEngine
+    from fluxserve.engine.boundary.messages import GenerateTask
+    from fluxserve.engine.inference import acceleration
+    from fluxserve.engine.inference.local_engine import LocalEngine
 
     work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="fluxserve-bench-caching-"))
     engine = LocalEngine(demo_settings(work_dir / "data", work_dir / "demo-weights"))

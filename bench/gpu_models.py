@@ -9,8 +9,13 @@ of each row is timed apart, since it includes loading and, with compile on, comp
 Without CUDA it says so and exits with status 2. `--include-demo` also runs models that serve
 demo weights (tiny random pipelines): useful to check this script on a GPU without weights.
 
+`--random-full-size --out DIR` needs no weights at all: it builds the real architectures with
+random weights and measures every stage and acceleration (see `random_full_size.py`, or
+`scripts/gpu-check.sh`); `--tiny` runs that same plan with tiny models on a CPU.
+
     FLUXSERVE_CONFIG=/etc/fluxserve.toml python bench/gpu_models.py --json gpu.json
     python bench/gpu_models.py --config fluxserve.toml --models flux1-dev --compile off
+    python bench/gpu_models.py --random-full-size --out gpu-check/
 """
 
 from __future__ import annotations
@@ -94,7 +99,7 @@ def input_png(size: int, mask: bool = False) -> bytes:
 
 
 def make_task(engine_model: str, size: int, steps: int | None, acceleration: str) -> Any:
-    from fluxserve.engine.messages import GenerateTask
+    from fluxserve.engine.boundary.messages import GenerateTask
 
     run = MODEL_RUNS[engine_model]
     return GenerateTask(
@@ -131,7 +136,7 @@ def models_to_run(settings: Any, args: argparse.Namespace) -> list[str]:
 
 def bench_model(settings: Any, engine_model: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Rows for one (model, compile setting): one per acceleration level."""
-    from fluxserve.engine.runtime import LocalEngine
+    from fluxserve.engine.inference.local_engine import LocalEngine
 
     engine = LocalEngine(settings)
     rows: list[dict[str, Any]] = []
@@ -231,6 +236,11 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], info: dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--random-full-size" in argv or "--tiny" in argv:
+        from random_full_size import main as random_main
+
+        return random_main(argv)
     args = parse_args(argv)
     import torch
 

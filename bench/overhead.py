@@ -109,14 +109,14 @@ class BareEngine:
     """The pipeline call without HTTP, jobs or pipes: `LocalEngine.generate` in this process."""
 
     def __init__(self, opts: Options, demo_cache: Path) -> None:
-        from fluxserve.engine.runtime import LocalEngine
+        from fluxserve.engine.inference.local_engine import LocalEngine
 
         self._opts = opts
         self._engine = LocalEngine(demo_settings(opts.work_dir / "bare", demo_cache))
         self._seed = 0
 
     def _task(self) -> Any:
-        from fluxserve.engine.messages import GenerateTask
+        from fluxserve.engine.boundary.messages import GenerateTask
 
         self._seed += 1
         size = self._opts.size

@@ -55,6 +55,12 @@ from benchlib import (
 ENGINE_MODEL = "flux1-schnell"
 PROMPT = "a red bicycle leaning on a brick wall"
 
+ENGINE_STAGE = ("worker: engine.generate", "", "")  # the engine class depends on the mode
+ENGINE_GENERATE = {
+    True: ("fluxserve.engine.inference.local_engine", "LocalEngine.generate"),
+    False: ("fluxserve.engine.boundary.process_engine", "ProcessEngine.generate"),
+}
+
 # (label, module, attribute path): functions timed on the request path. Nested ones
 # (rebuilding pixels inside the engine call) are reported but not counted in the timeline's gaps.
 STAGES: list[tuple[str, str, str]] = [
@@ -62,13 +68,21 @@ STAGES: list[tuple[str, str, str]] = [
     ("api: submit (hold + insert job)", "fluxserve.api.intake", "Intake.submit"),
     ("api: read job (JobStore.get)", "fluxserve.jobs.store", "JobStore.get"),
     ("worker: claim (JobStore.claim)", "fluxserve.jobs.store", "JobStore.claim"),
-    ("worker: prepare (spec, prompt check, task)", "fluxserve.worker.runner", "JobRunner._prepare"),
-    ("worker: engine.generate", "fluxserve.worker.engine_client", "ConfiguredEngine.generate"),
-    ("worker: image safety check", "fluxserve.worker.engine_client", "_Checker.blocked_reason"),
-    ("worker: store_images (encode + write)", "fluxserve.worker.runner", "store_images"),
+    (
+        "worker: prepare (spec, prompt check, task)",
+        "fluxserve.worker.job_runner",
+        "JobRunner._prepare",
+    ),
+    ENGINE_STAGE,
+    ("worker: image safety check", "fluxserve.worker.job_runner", "blocked_reason"),
+    ("worker: store_images (encode + write)", "fluxserve.worker.job_runner", "store_images"),
     ("worker: complete (JobStore.complete)", "fluxserve.jobs.store", "JobStore.complete"),
     ("worker: signal job finished", "fluxserve.jobs.signals", "JobSignals.job_finished"),
-    ("  (inside engine.generate) rebuild pixels", "fluxserve.engine.process", "from_raw"),
+    (
+        "  (inside engine.generate) rebuild pixels",
+        "fluxserve.engine.boundary.process_engine",
+        "from_raw",
+    ),
 ]
 NESTED = {"  (inside engine.generate) rebuild pixels"}
 
@@ -103,11 +117,13 @@ def _t0(event: tuple[str, float, float]) -> float:
 
 
 @contextmanager
-def instrumented(recorder: Recorder) -> Iterator[None]:
+def instrumented(recorder: Recorder, inprocess: bool) -> Iterator[None]:
     """Wrap every stage's function for the duration of the block."""
     undo: list[tuple[Any, str, Any]] = []
     try:
         for label, module_name, path in STAGES:
+            if (label, module_name, path) == ENGINE_STAGE:
+                module_name, path = ENGINE_GENERATE[inprocess]
             owner: Any = importlib.import_module(module_name)
             *parents, name = path.split(".")
             for parent in parents:
@@ -148,7 +164,7 @@ def _no_fsync() -> AbstractContextManager[Any]:
 
 
 def _no_progress() -> AbstractContextManager[Any]:
-    from fluxserve.worker.runner import JobRunner
+    from fluxserve.worker.job_runner import JobRunner
 
     return mock.patch.object(JobRunner, "_progress", lambda self, job: None)
 
@@ -174,8 +190,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def bare_calls(settings: Any, args: argparse.Namespace) -> list[float]:
-    from fluxserve.engine.messages import GenerateTask
-    from fluxserve.engine.runtime import LocalEngine
+    from fluxserve.engine.boundary.messages import GenerateTask
+    from fluxserve.engine.inference.local_engine import LocalEngine
 
     engine = LocalEngine(settings)
     task = GenerateTask(
@@ -316,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as patches:
         for name in args.what_if:
             patches.enter_context(WHAT_IFS[name]())
-        with instrumented(recorder), serving(settings) as (url, key):
+        with instrumented(recorder, args.inprocess), serving(settings) as (url, key):
             timelines = requests(args, url, key, recorder)
     result = analyse(timelines)
     info = machine()

@@ -14,9 +14,10 @@ from fluxserve.netguard import (
     checked_addresses,
     first_non_public,
     is_public_address,
+    literal_address,
     parse_address,
     pinned_route,
-    refuse_private_host,
+    refuse_private_literal,
 )
 
 
@@ -82,24 +83,6 @@ def test_first_non_public_names_the_first_refused_address() -> None:
     assert first_non_public(addresses[:1]) is None
 
 
-def test_refuse_private_host_refuses_loopback_unless_allowed() -> None:
-    with pytest.raises(InputFetchError, match=r"non-public address \(127\.0\.0\.1\)") as caught:
-        refuse_private_host("http://127.0.0.1:8080/x", allow_private=False, what="webhook URL")
-    assert caught.value.code == "invalid_input"
-    refuse_private_host("http://127.0.0.1:8080/x", allow_private=True, what="webhook URL")
-
-
-def test_refuse_private_host_resolves_names() -> None:
-    # "localhost" resolves through the system resolver to loopback only.
-    with pytest.raises(InputFetchError, match="'localhost' resolves to a non-public"):
-        refuse_private_host("http://localhost/x", allow_private=False, what="image_url")
-
-
-def test_refuse_private_host_refuses_non_http() -> None:
-    with pytest.raises(InputFetchError, match="must be an http"):
-        refuse_private_host("ftp://8.8.8.8/x", allow_private=True, what="image_url")
-
-
 def _resolver(answers: dict[str, list[str]]) -> Resolver:
     async def resolve(host: str, port: int) -> Sequence[str]:
         if host not in answers:
@@ -154,3 +137,29 @@ def test_pinned_route_keeps_the_name_for_host_and_sni() -> None:
     plain = pinned_route(httpx.URL("http://hooks.example.com/cb"), address)
     assert plain.extensions == {}
     assert plain.headers == {"Host": "hooks.example.com"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://127.1:8080/",
+        "http://017700000001/",
+        "http://[::1]/",
+        "http://[::ffff:10.0.0.1]/",
+        "http://169.254.169.254/",
+        "http://LOCALHOST./",
+        "http://api.localhost/",
+    ],
+)
+def test_non_public_literals_are_refused_without_dns(url: str) -> None:
+    with pytest.raises(InputFetchError, match="non-public"):
+        refuse_private_literal(url, allow_private=False, what="webhook URL")
+    refuse_private_literal(url, allow_private=True, what="webhook URL")
+
+
+def test_names_and_public_literals_pass_the_literal_check() -> None:
+    for url in ("http://93.184.216.34/", "https://hooks.example.com/x", "http://cafe.example/"):
+        refuse_private_literal(url, allow_private=False, what="webhook URL")
+    assert literal_address("hooks.example.com") is None

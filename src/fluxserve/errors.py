@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 
 class FluxServeError(Exception):
@@ -10,11 +12,15 @@ class FluxServeError(Exception):
 
     code = "internal_error"
 
-    def __init__(self, message: str, *, title: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, title: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         # `title` becomes the spec's short "error" field when a longer "message" goes beside it.
         self.title = title
+        # Extra fields of the error body, beside the spec's (never in place of them).
+        self.details = details or {}
 
 
 class InvalidRequest(FluxServeError):
@@ -51,6 +57,46 @@ class NotFound(FluxServeError):
     code = "not_found"
 
 
+class Conflict(FluxServeError):
+    """The request cannot be done in the target's present state."""
+
+    code = "conflict"
+
+
+class Cancelled(FluxServeError):
+    """The job was cancelled while the engine ran it: the engine stopped at its next step.
+    Never an HTTP answer: the job is CANCELLED already when the engine hears of it."""
+
+    code = "cancelled"
+
+
+class IdempotencyMismatch(FluxServeError):
+    """An Idempotency-Key already used with a different request."""
+
+    code = "idempotency_mismatch"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key '{key}' was already used with a different request; use a new "
+            "key for a new request",
+            title="Idempotency key reused",
+        )
+
+
+class MediaLinkExpired(FluxServeError):
+    """A signed media URL whose time is over: the owner gets a fresh one from the status."""
+
+    code = "media_link_expired"
+
+    def __init__(self, expired_at: datetime) -> None:
+        when = expired_at.isoformat().replace("+00:00", "Z")
+        super().__init__(
+            f"This media URL expired at {when}; GET /v2/requests/status/{{request_id}} "
+            "for a fresh one",
+            title="Gone",
+        )
+
+
 class InsufficientBalance(FluxServeError):
     code = "insufficient_balance"
 
@@ -65,11 +111,26 @@ class InsufficientBalance(FluxServeError):
 class RateLimited(FluxServeError):
     code = "rate_limited"
 
-    def __init__(self, retry_after_s: int) -> None:
+    def __init__(self, retry_after_s: int, message: str | None = None) -> None:
         super().__init__(
-            f"Too many requests; retry after {retry_after_s} s", title="Too Many Requests"
+            message or f"Too many requests; retry after {retry_after_s} s",
+            title="Too Many Requests",
         )
         self.retry_after_s = retry_after_s
+
+
+class TooManyActiveJobs(RateLimited):
+    """The key already has its cap of jobs queued or running."""
+
+    code = "too_many_active_jobs"
+
+    def __init__(self, limit: int, retry_after_s: int) -> None:
+        super().__init__(
+            retry_after_s,
+            f"Too many active requests: at most {limit} per key may be queued or running; "
+            f"retry after {retry_after_s} s",
+        )
+        self.limit = limit
 
 
 class InputFetchError(InvalidRequest):
@@ -92,3 +153,21 @@ class EngineFailure(FluxServeError):
 
 class Timeout(FluxServeError):
     code = "timeout"
+
+
+class PayloadTooLarge(FluxServeError):
+    """A request body over the cap of its route."""
+
+    code = "payload_too_large"
+
+
+class RequestTimeout(FluxServeError):
+    """The client sent its request body too slowly."""
+
+    code = "request_timeout"
+
+
+class SigningFailure(FluxServeError):
+    """Content credentials could not be made or applied: a system error, never the caller's."""
+
+    code = "signing_failure"

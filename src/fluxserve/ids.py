@@ -13,15 +13,3 @@ def new_request_id(model_id: str) -> str:
 
 def new_uuid4() -> str:
     return str(uuid.uuid4())
-
-
-def model_of(request_id: str) -> str | None:
-    """The model id part of a request id, or None when it is not one of ours."""
-    model, sep, tail = request_id.rpartition("_")
-    if not sep or not model:
-        return None
-    try:
-        uuid.UUID(tail)
-    except ValueError:
-        return None
-    return model

@@ -41,6 +41,38 @@ def parse_address(text: str) -> IPAddress | None:
         return None
 
 
+def literal_address(host: str) -> IPAddress | None:
+    """The address a URL host names without any DNS lookup: standard IPv4 or IPv6 text, or
+    one of the legacy IPv4 spellings that resolvers accept (`2130706433`, `0x7f.1`, `127.1`,
+    octal parts), which the `ipaddress` module does not read but a connection would."""
+    address = parse_address(host)
+    if address is not None:
+        return address
+    if not host or not all(ch in "0123456789abcdefxABCDEFX." for ch in host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def refuse_private_literal(url: str, *, allow_private: bool, what: str) -> None:
+    """Accept-time check that needs no DNS: raise InputFetchError when `url`'s host is a
+    non-public IP address in any spelling, or a `localhost` name (RFC 6761: always loopback).
+    Names that need resolving are checked when they are used, since DNS answers change."""
+    host, _ = url_host_port(url, what=what)
+    if allow_private:
+        return
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        refuse_private_addresses(
+            host, [ipaddress.IPv4Address("127.0.0.1")], allow_private=False, what=what
+        )
+    address = literal_address(host)
+    if address is not None:
+        refuse_private_addresses(host, [address], allow_private=False, what=what)
+
+
 def is_public_address(address: IPAddress) -> bool:
     """True only for globally routable unicast addresses.
 
@@ -129,26 +161,6 @@ async def checked_addresses(
         addresses = [a for text in resolved if (a := parse_address(text)) is not None]
     refuse_private_addresses(host, addresses, allow_private=allow_private, what=what)
     return addresses
-
-
-def refuse_private_host(url: str, *, allow_private: bool, what: str) -> None:
-    """Blocking form of the check for synchronous code: raise InputFetchError when `url` is
-    malformed, its host does not resolve, or (unless `allow_private`) it resolves to a
-    non-public address. Async code should use `checked_addresses` and `pinned_route`."""
-    host, port = url_host_port(url, what=what)
-    if allow_private:
-        return
-    literal = parse_address(host)
-    if literal is not None:
-        addresses = [literal]
-    else:
-        try:
-            infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-        except OSError:
-            raise InputFetchError(f"{what} refused: host '{host}' does not resolve") from None
-        texts = dict.fromkeys(str(info[4][0]) for info in infos)
-        addresses = [a for text in texts if (a := parse_address(text)) is not None]
-    refuse_private_addresses(host, addresses, allow_private=False, what=what)
 
 
 @dataclass(frozen=True)

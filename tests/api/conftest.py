@@ -14,6 +14,7 @@ from tests.support.media import write_inputs
 from tests.support.servers import FileServer, FluxServer, WebhookReceiver, create_key
 
 FAST_STEPS = 2
+OPERATOR_TOKEN = "test-operator-token"
 
 
 def write_config(
@@ -72,7 +73,12 @@ class Api:
 @pytest.fixture(scope="session")
 def api(tmp_path_factory: pytest.TempPathFactory, demo_cache_dir: Path) -> Iterator[Api]:
     data_dir = tmp_path_factory.mktemp("fluxserve-data")
-    config = write_config(data_dir / "config.toml", demo_cache_dir, rate_limit_per_minute=1000)
+    config = write_config(
+        data_dir / "config.toml",
+        demo_cache_dir,
+        rate_limit_per_minute=1000,
+        operator_token=OPERATOR_TOKEN,
+    )
     key = create_key(data_dir, credit="1000")
     server = FluxServer(data_dir, config=config).start()
     yield Api(server, key)

@@ -4,6 +4,7 @@ spec's bodies, and bad input that loses nothing."""
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,16 @@ def test_disabled_key_gets_403(api: Api) -> None:
         == 202
     )
     run_cli("keys", "disable", key, data_dir=api.server.data_dir)
+    # Disabled by another process: the server's key cache trusts its entry for at most
+    # `[database] key_cache_ttl_s` (5 s) more.
+    deadline = time.monotonic() + 5.0 + 30.0
+    status_url = f"{api.url}/v2/requests/status/flux-dev_none"
+    while time.monotonic() < deadline:  # reads, so that no jobs pile up meanwhile
+        read = httpx.get(status_url, headers=api.headers(key), timeout=30)
+        if read.status_code != 404:
+            break
+        time.sleep(0.2)
+    assert read.status_code == 403
     response = post(api, FLUX_DEV, {"prompt": "a cat"}, key=key)
     assert response.status_code == 403
     assert "error" in response.json()
@@ -176,7 +187,9 @@ def test_unknown_request_and_someone_elses_request_are_404(api: Api) -> None:
 
 
 def test_disabled_model_answers_model_not_found(strict: Api) -> None:
-    response = post(strict, "/flux-pro/v1/pro/textToImage", {"prompt": "a cat"})
+    # An invalid body too: the model is refused before its body is looked at. (One request:
+    # this server's rate limit is 3 a minute.)
+    response = post(strict, "/flux-pro/v1/pro/textToImage", {"num_images": 99})
     assert response.status_code == 400
     assert response.json() == {
         "error": "Model not found",
@@ -217,3 +230,28 @@ def test_rate_limit_429_with_retry_after(strict: Api) -> None:
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) >= 1
     assert "error" in limited.json()
+
+
+def test_body_is_json_whatever_its_content_type_and_must_be_an_object(api: Api) -> None:
+    """Typed bodies keep the old leniency: hosted-API clients that send JSON as text/plain (or
+    with no Content-Type) are served; a JSON value that is not an object is a clear 400."""
+    key = {"Ocp-Apim-Subscription-Key": api.key}
+    body = b'{"prompt": "a lighthouse", "image_size": "square"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = key if content_type is None else {**key, "Content-Type": content_type}
+        response = httpx.post(f"{api.url}{FLUX_DEV}", headers=headers, content=body, timeout=30)
+        assert response.status_code == 202, (content_type, response.text)
+    for raw in (b"[1, 2]", b'"a string"', b"3"):
+        response = httpx.post(f"{api.url}{FLUX_DEV}", headers=api.headers(), content=raw)
+        assert response.status_code == 400, raw
+        assert response.json() == {"error": "Request body must be a JSON object"}
+    empty = httpx.post(f"{api.url}{FLUX_DEV}", headers=api.headers(), content=b"")
+    assert empty.json() == {"error": "Request body is required (JSON)"}
+
+
+def test_admin_api_is_off_without_an_operator_token(strict: Api) -> None:
+    response = httpx.get(
+        f"{strict.url}/admin/v1/jobs", headers={"Authorization": "Bearer guess"}, timeout=30
+    )
+    assert response.status_code == 404
+    assert "admin API is off" in response.json()["error"]

@@ -3,8 +3,6 @@ GPU worker node (`fluxserve worker --models ...`) sharing one PostgreSQL job sto
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,7 @@ import pytest
 
 from tests.api.conftest import write_config
 from tests.support.client import download_image
+from tests.support.cluster import start_worker
 from tests.support.servers import FluxServer, run_cli
 
 
@@ -27,15 +26,7 @@ def cluster(
     api = FluxServer(
         tmp_path, config=config, extra_args=("--no-workers", "--database-url", postgres_url)
     ).start()
-    worker = subprocess.Popen(
-        [
-            sys.executable, "-m", "fluxserve", "worker", "--models", "flux-1-schnell",
-            "--data-dir", str(tmp_path), "--config", str(config),
-            "--database-url", postgres_url, "--public-url", api.url,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "worker.log").open("wb"),
-    )  # fmt: skip
+    worker = start_worker(tmp_path, config, postgres_url, api.url, "flux-1-schnell")
     try:
         yield api, key
     finally:

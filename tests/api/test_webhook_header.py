@@ -9,7 +9,7 @@ import uuid
 import httpx
 
 from tests.api.conftest import Api
-from tests.support.client import poll
+from tests.support.client import as_files, poll
 from tests.support.jobs import status, submit
 from tests.support.ledger import read_wallet
 from tests.support.servers import WebhookReceiver, create_key
@@ -33,7 +33,10 @@ def test_completed_job_posts_its_status_body(api: Api, receiver: WebhookReceiver
     delivered = receiver.wait_for(path)
     final = status(api.url, rid, api.key)
     assert final["status"] == "COMPLETED"
-    assert delivered.json() == final
+    # The owner's status read adds `provenance` and `expires_at`, and signs its media URLs
+    # afresh; the webhook body is exactly the spec's, with URLs to the same files.
+    assert "expires_at" not in delivered.json()
+    assert as_files(delivered.json()) == as_files(final)
     assert delivered.headers["X-Fluxserve-Event"] == "completed"
     assert delivered.headers["Content-Type"].startswith("application/json")
     image = httpx.get(final["output"]["media_url"][0], timeout=30)
@@ -54,7 +57,10 @@ def test_failed_job_posts_its_status_body_too(api: Api, receiver: WebhookReceive
     final = poll(api.url, rid, api.key)
     assert final["status"] == "FAILED"
     assert final["error"] == "Prompt rejected by the content safety filter: explicit sexual content"
-    assert delivered.json() == final
+    # The owner's status read adds `provenance` and `expires_at`, and signs its media URLs
+    # afresh; the webhook body is exactly the spec's, with URLs to the same files.
+    assert "expires_at" not in delivered.json()
+    assert as_files(delivered.json()) == as_files(final)
     assert delivered.headers["X-Fluxserve-Event"] == "failed"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -134,3 +135,121 @@ def test_overhead_breakdown_times_every_stage(tmp_module: Path) -> None:
         assert stages[stage]["n"] == 2
     # The engine call happens inside the request, so it cannot take longer than the request.
     assert stages["worker: engine.generate"]["p50"] < results["client"]["p50"]
+
+
+def test_webhook_isolation_times_the_healthy_webhook(tmp_module: Path) -> None:
+    payload = run_main(
+        "webhook_isolation", tmp_module, "--hanging", "6", "--hosts", "2", "--timeout", "2"
+    )
+    latency = payload["results"]["healthy_latency_s"]
+    assert latency is not None and latency < 2.0
+
+
+def test_signing_cost_signs_every_format(tmp_module: Path) -> None:
+    payload = run_main("signing_cost", tmp_module, "--sizes", "32", "--repeats", "1")
+    results = payload["results"]
+    assert set(results) == {"32/png", "32/jpeg", "32/webp"}
+    for numbers in results.values():
+        assert numbers["encode_and_sign"] > 0 and numbers["read_and_validate"] > 0
+        assert numbers["added_bytes"] > 1000  # the manifest: claim, signature, certificates
+
+
+def test_training_lane_times_generation_beside_a_training(tmp_module: Path) -> None:
+    payload = run_main(
+        "training_lane", tmp_module, "--requests", "2", "--size", "64", "--steps", "1",
+        "--training-steps", "400",
+    )  # fmt: skip
+    assert payload["idle"]["n"] == payload["training"]["n"] == 2
+    assert payload["training_still_running"] is True
+    assert payload["ratio_p50"] > 0
+
+
+def _plan_keys(steps: int) -> list[tuple[str, str, str, int, int]]:
+    """(model, setting, cache, batch, steps) of every row the plan promises, in order."""
+    plan = bench_module("random_plan")
+    return [
+        (g.model, g.setting, m.acceleration, m.batch, m.steps or steps)
+        for g in plan.PLAN
+        for m in g.measures
+    ]
+
+
+def test_gpu_check_runs_the_whole_plan_on_tiny_models(tmp_path: Path) -> None:
+    """The one-command GPU check, run as shipped with --tiny: every row of the plan is in the
+    JSON and the markdown table; rows that ran have timings of every stage."""
+    out = tmp_path / "check"
+    script = BENCH_DIR.parent / "scripts" / "gpu-check.sh"
+    done = subprocess.run(
+        [str(script), str(out), "--tiny", "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    payload = json.loads((out / "results.json").read_text())
+    assert (payload["scale"], payload["errors"], payload["complete"]) == ("tiny", [], True)
+    rows = payload["rows"]
+    keys = [(r["model"], r["setting"], r["acceleration"], r["batch"], r["steps"]) for r in rows]
+    assert keys == _plan_keys(steps=1)
+    ran = [r for r in rows if "s_per_image" in r]
+    skipped = [r for r in rows if "s_per_image" not in r]
+    # Only the torchao settings may be skipped here, and only when torchao is missing.
+    assert all(r["note"].startswith("skipped: torchao") for r in skipped)
+    assert {r["setting"] for r in ran} >= {"bf16 eager", "compile"}
+    for row in ran:
+        assert row["s_per_image"] > 0 and row["transformer_ms_per_step"] > 0, row
+        assert row["vae_decode_ms"] > 0 and row["text_encode_ms"] > 0, row
+        assert row["transformer_calls"] == row["steps"], row
+    markdown = (out / "results.md").read_text()
+    assert "TINY random models (timings meaningless)" in markdown
+    for model, setting, cache, batch, steps in keys:
+        assert f"| {model} | {setting} | {cache} | {batch} | {steps} |" in markdown
+    assert "python" in (out / "environment.txt").read_text()
+
+
+def test_random_plan_fails_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = bench_module("random_full_size")
+    out = tmp_path / "out"
+
+    def broken(*_: Any) -> list[dict[str, Any]]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, "run_group", broken)
+    argv = ["--tiny", "--out", str(out), "--models", "flux1-dev", "--settings", "compile"]
+    assert module.main(argv) == 1
+    payload = json.loads((out / "results.json").read_text())
+    assert [e["error"] for e in payload["errors"]] == ["RuntimeError: boom"]
+    assert "RuntimeError: boom" in (out / "results.md").read_text()
+    assert "FAILED" in capsys.readouterr().err
+    # Out of time: groups not started are listed, and the exit status says so.
+    assert module.main(["--tiny", "--out", str(out), "--budget-s", "-1"]) == 4
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["complete"] is False
+    assert {r["note"] for r in payload["rows"]} <= {
+        "not run: time budget spent", "skipped: torchao is not installed (pip install torchao)"
+    }  # fmt: skip
+
+
+def test_full_size_check_needs_cuda(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code = bench_module("gpu_models").main(["--random-full-size", "--out", str(tmp_path)])
+    assert code == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def test_gateway_measures_bare_and_fluxserve_routes(tmp_module: Path) -> None:
+    payload = run_main(
+        "gateway", tmp_module, "--duration", "0.5", "--rounds", "1", "--concurrency", "2",
+        "--api-processes", "1",
+    )  # fmt: skip
+    targets = payload["results"]["targets"]
+    assert targets == ["bare FastAPI + SQLite", "fluxserve, 1 API process"]
+    for name in targets:
+        for op in ("submit", "status"):
+            numbers = payload["results"]["summary"][name][op]
+            assert numbers["failures"] == 0
+            assert numbers["rps"] > 0 and numbers["p99"] >= numbers["p50"] > 0

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from fluxserve.engine import acceleration
-from fluxserve.engine.messages import Progress
-from fluxserve.engine.runtime import LocalEngine
+from fluxserve.engine.boundary.messages import Progress
+from fluxserve.engine.inference import acceleration
+from fluxserve.engine.inference.local_engine import LocalEngine
 from fluxserve.settings import EngineConfig
-from tests.engine.fixtures_runtime import (
+from tests.engine.fixtures_local_engine import (
     OPERATION_CASES,
     local_engine,
     make_settings,
@@ -105,8 +105,8 @@ def test_vae_tiling_switches_on_for_large_outputs(
 
 
 def test_tiled_decode_really_tiles_on_flux1(tmp_path: Path, demo_cache: Path) -> None:
-    # The tiny FLUX.1 VAE tiles above 32 px (the FLUX.2 VAE only above 1024 px, as the real one).
-    task = make_task(width=256, height=256)
+    # The demo VAEs tile as the real ones do: only images wider or taller than 1024 px.
+    task = make_task(width=1088, height=64)
     images = []
     for name, threshold in (("untiled", 10**9), ("tiled", 0)):
         config = EngineConfig(vae_tiling_min_pixels=threshold)
@@ -114,5 +114,5 @@ def test_tiled_decode_really_tiles_on_flux1(tmp_path: Path, demo_cache: Path) ->
         images.append(engine.generate(task)[0])
         engine.close()
     untiled, tiled = images
-    assert tiled.size == untiled.size == (256, 256)
+    assert tiled.size == untiled.size == (1088, 64)
     assert max_difference(tiled, untiled) > 0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fluxserve.engine.batching import Batch, BatchItem, plan_batches
-from fluxserve.engine.messages import LoraRef
-from tests.engine.fixtures_runtime import input_png, make_task
+from fluxserve.engine.boundary.messages import LoraRef
+from fluxserve.engine.inference.batching import Batch, BatchItem, plan_batches
+from tests.engine.fixtures_local_engine import input_png, make_task
 
 
 def _items(batches: list[Batch]) -> list[list[tuple[int, int]]]:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fluxserve.engine.runtime import LocalEngine
+from fluxserve.engine.inference.local_engine import LocalEngine
 from fluxserve.errors import ModelNotFound
 from fluxserve.settings import EngineConfig
-from tests.engine.fixtures_runtime import make_settings, make_task
+from tests.engine.fixtures_local_engine import make_settings, make_task
 
 pytestmark = [
     pytest.mark.gpu,

@@ -12,11 +12,11 @@ from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 
 from fluxserve.catalog import ENGINE_MODELS
+from fluxserve.engine.boundary.messages import LoraRef
 from fluxserve.engine.demo import ensure_demo_model
-from fluxserve.engine.messages import LoraRef
-from fluxserve.engine.runtime import LocalEngine
+from fluxserve.engine.inference.local_engine import LocalEngine
 from fluxserve.errors import InvalidRequest
-from tests.engine.fixtures_runtime import input_png, local_engine, make_task, max_difference
+from tests.engine.fixtures_local_engine import input_png, local_engine, make_task, max_difference
 
 __all__ = ["local_engine"]
 

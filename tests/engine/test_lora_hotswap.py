@@ -20,12 +20,12 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch._dynamo.utils import counters
 
-from fluxserve.engine.lora_slots import LoraSlots, prepare_lora_slots, slot_names
-from fluxserve.engine.messages import LoraRef
-from fluxserve.engine.runtime import LocalEngine
+from fluxserve.engine.boundary.messages import LoraRef
+from fluxserve.engine.inference.local_engine import LocalEngine
+from fluxserve.engine.lora.slots import LoraSlots, prepare_lora_slots, slot_names
 from fluxserve.errors import InvalidRequest
 from fluxserve.settings import EngineConfig
-from tests.engine.fixtures_runtime import make_settings, make_task, max_difference
+from tests.engine.fixtures_local_engine import make_settings, make_task, max_difference
 
 MAX_RANK = 16
 COMPILED = EngineConfig(

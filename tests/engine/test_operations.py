@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from fluxserve.engine.operations import img2img_steps, plan_call, validate_task
+from fluxserve.engine.inference.operations import img2img_steps, plan_call, validate_task
 from fluxserve.errors import InvalidRequest
-from tests.engine.fixtures_runtime import input_png, make_task, mask_png
+from tests.engine.fixtures_local_engine import input_png, make_task, mask_png
 
 
 def _skipped(steps: int, strength: float) -> int:

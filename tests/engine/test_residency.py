@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from fluxserve.engine.residency import GIB, module_bytes
-from fluxserve.engine.runtime import LocalEngine
+from fluxserve.engine.inference.local_engine import LocalEngine
+from fluxserve.engine.loading.residency import GIB, module_bytes
 from fluxserve.settings import EngineConfig
-from tests.engine.fixtures_runtime import (
+from tests.engine.fixtures_local_engine import (
     FLUX1_FAMILY,
     KLEIN_FAMILY,
     input_png,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,12 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from PIL import Image
 from safetensors.torch import load_file
 
-from fluxserve.engine.messages import Progress, TrainResult, TrainTask
+from fluxserve.engine.boundary.messages import Progress, TrainResult, TrainTask
 from fluxserve.engine.pipelines import Pipeline
-from fluxserve.engine.training import train_lora
-from fluxserve.engine.training_checkpoint import CHECKPOINT_NAME
-from fluxserve.engine.training_data import prompt_for
-from fluxserve.errors import InvalidRequest
+from fluxserve.engine.training.checkpoint import CHECKPOINT_NAME
+from fluxserve.engine.training.examples import prompt_for
+from fluxserve.engine.training.loop import train_lora
+from fluxserve.errors import Cancelled, InvalidRequest
 
 ENGINE_MODEL = "flux2-klein-base-4b"
 
@@ -207,6 +208,29 @@ def test_crash_then_resume_continues_the_step_count_exactly(pipe: Pipeline, tmp_
     straight = train_lora(pipe, make_task(tmp_path, "straight"))
     assert resumed.metadata["loss_curve"] == straight.metadata["loss_curve"]
     assert same_tensors(lora_tensors(resumed), lora_tensors(straight))
+
+
+def test_a_cancelled_training_stops_at_its_next_step_and_keeps_a_checkpoint(
+    pipe: Pipeline, tmp_path: Path
+) -> None:
+    task = make_task(tmp_path)
+    stop = threading.Event()
+    seen: list[Progress] = []
+
+    def progress(update: Progress) -> None:
+        seen.append(update)
+        if update.step == 13:
+            stop.set()  # the job was cancelled while step 13 ran
+
+    with pytest.raises(Cancelled, match="after step 13 of 30"):
+        train_lora(pipe, task, progress, stop)
+    assert [p.step for p in seen] == list(range(1, 14))
+    assert not Path(task.output_path).exists()
+    assert_clean(pipe)
+    # The checkpoint holds all 13 steps, not only the last periodic one (10).
+    resumed: list[Progress] = []
+    train_lora(pipe, task, record(resumed))
+    assert resumed[0].step == 14
 
 
 def test_same_seed_same_lora_other_seed_other_lora(pipe: Pipeline, tmp_path: Path) -> None:

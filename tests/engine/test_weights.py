@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fluxserve.engine.families import share_key
-from fluxserve.engine.weights import resolve_weights
+from fluxserve.engine.loading.families import share_key
+from fluxserve.engine.loading.weights import resolve_weights
 from fluxserve.settings import ModelConfig, Settings
 
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from fluxserve.catalog import ENGINE_MODELS
-from fluxserve.engine.messages import GenerateTask
-from fluxserve.engine.runtime import LocalEngine
+from fluxserve.engine.boundary.messages import GenerateTask
+from fluxserve.engine.inference.local_engine import LocalEngine
 from fluxserve.settings import Settings, load_settings
 from tests.support.media import encode, mask_image, noise_image
 

@@ -25,8 +25,9 @@ def _finished_with_webhooks(db: Database, keys: KeyStore, count: int) -> list[st
             price_micros=0,
             webhook_url=f"https://example.test/{n}",
         )
-        store.claim_specific(job.request_id, "w", 30)
-        store.complete(job.request_id, "w", output_urls=["u"], media_type="image/png")
+        [claimed] = store.claim("w", "n", 30)
+        assert claimed.request_id == job.request_id
+        store.complete(claimed, output_keys=["u"], media_type="image/png")
         ids.append(job.request_id)
     return ids
 
@@ -59,3 +60,38 @@ def test_due_can_claim_items_for_a_while(db: Database, keys: KeyStore) -> None:
     assert outbox.due(now=T0 + timedelta(seconds=59)) == []
     assert len(outbox.due(now=T0 + timedelta(seconds=60))) == 2
     assert outbox.pending_count() == 2
+
+
+def test_every_try_is_logged_and_a_replay_is_a_new_delivery(db: Database, keys: KeyStore) -> None:
+    [request_id] = _finished_with_webhooks(db, keys, 1)
+    clock = [T0]
+    outbox = Outbox(db, clock=lambda: clock[0])
+    [item] = outbox.due(now=T0)
+    outbox.reschedule(item.id, T0 + timedelta(seconds=5), "receiver answered HTTP 502", 502)
+    clock[0] = T0 + timedelta(seconds=5)
+    outbox.reschedule(item.id, T0 + timedelta(seconds=20), "timed out after 10 s")
+    clock[0] = T0 + timedelta(seconds=20)
+    outbox.mark_delivered(item.id, 200)
+    outbox.give_up(item.id, "too late")  # settled: no try is logged for it
+    replayed = outbox.replay(request_id, "https://example.test/again", "completed")
+
+    first, second = outbox.deliveries(request_id)
+    assert (first.id, first.status, first.finished_at, first.next_attempt_at) == (
+        item.id,
+        "delivered",
+        T0 + timedelta(seconds=20),
+        None,
+    )
+    assert [(t.attempted_at, t.status_code, t.error) for t in first.tries] == [
+        (T0, 502, "receiver answered HTTP 502"),
+        (T0 + timedelta(seconds=5), None, "timed out after 10 s"),
+        (T0 + timedelta(seconds=20), 200, None),
+    ]
+    assert (second.id, second.url, second.status, second.tries) == (
+        replayed,
+        "https://example.test/again",
+        "pending",
+        [],
+    )
+    assert second.next_attempt_at == clock[0]
+    assert outbox.deliveries("flux-dev_missing") == []

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from fluxserve.billing.keys import KeyStore
@@ -65,3 +69,26 @@ def test_bare_postgresql_url_uses_psycopg(postgres_url: str) -> None:
         assert db.dialect == "postgresql"
     finally:
         db.close()
+
+
+def test_keys_made_before_0006_get_a_webhook_secret(database_url: str) -> None:
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    if engine.dialect.name == "sqlite":
+        Path(engine.url.database or "").parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0002")
+            conn.execute(
+                text(
+                    "INSERT INTO api_keys (id, name, prefix, key_hash, disabled, is_operator, "
+                    "created_at) VALUES ('key_old', '', 'fs_old', 'h', false, false, "
+                    "CURRENT_TIMESTAMP)"
+                )
+            )
+            command.upgrade(alembic_config(conn), "head")
+            secret = conn.execute(
+                text("SELECT webhook_secret FROM api_keys WHERE id = 'key_old'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 24

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy.exc
+from sqlalchemy import Connection, func, select
 
 from fluxserve.billing.keys import KeyStore
 from fluxserve.db.database import Database
+from fluxserve.db.retry import retry_transient
+from fluxserve.db.schema import job_attempts, jobs
 from fluxserve.errors import InsufficientBalance
+from fluxserve.jobs.nodes import NodeStore
 from fluxserve.jobs.outbox import Outbox
 from fluxserve.jobs.records import JobRecord, JobState
 from fluxserve.jobs.store import JobStore
@@ -40,6 +46,24 @@ def _new_job(
         price_micros=price,
         **kw,
     )
+
+
+def _queued(db: Database, model_ids: list[str] | None = None) -> int:
+    query = select(func.count()).select_from(jobs).where(jobs.c.state == JobState.QUEUED.value)
+    if model_ids is not None:
+        query = query.where(jobs.c.model_id.in_(model_ids))
+    with db.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _attempt_outcomes(db: Database, request_id: str) -> list[str | None]:
+    query = (
+        select(job_attempts.c.outcome)
+        .where(job_attempts.c.request_id == request_id)
+        .order_by(job_attempts.c.started_at)
+    )
+    with db.read() as conn:
+        return list(conn.scalars(query))
 
 
 def _funded_key(keys: KeyStore, credit: int = CREDIT) -> str:
@@ -78,7 +102,9 @@ def test_create_holds_the_price_with_the_job(store: JobStore, keys: KeyStore) ->
     _assert_reconciles(keys, key_id)
 
 
-def test_insufficient_balance_leaves_nothing_behind(store: JobStore, keys: KeyStore) -> None:
+def test_insufficient_balance_leaves_nothing_behind(
+    db: Database, store: JobStore, keys: KeyStore
+) -> None:
     key_id = _funded_key(keys, credit=PRICE - 1)
     ledger_before = keys.ledger(key_id)
 
@@ -90,16 +116,14 @@ def test_insufficient_balance_leaves_nothing_behind(store: JobStore, keys: KeySt
     assert keys.ledger(key_id) == ledger_before
     wallet = keys.wallet(key_id)
     assert (wallet.balance_micros, wallet.held_micros) == (PRICE - 1, 0)
-    assert store.queued_count() == 0
+    assert _queued(db) == 0
 
 
 def test_free_job_touches_neither_wallet_nor_ledger(store: JobStore, keys: KeyStore) -> None:
     key_id = _funded_key(keys, credit=0)
-    job = _new_job(store, key_id, price=0, model="flux-1-schnell")
-    store.claim("w1", 30)
-    done = store.complete(
-        job.request_id, "w1", output_urls=["/media/a.png"], media_type="image/png"
-    )
+    _new_job(store, key_id, price=0, model="flux-1-schnell")
+    [claimed] = store.claim("w1", "n1", 30)
+    done = store.complete(claimed, output_keys=["outputs/a.png"], media_type="image/png")
 
     assert done is not None and done.state is JobState.COMPLETED
     assert keys.ledger(key_id) == []
@@ -109,19 +133,18 @@ def test_free_job_touches_neither_wallet_nor_ledger(store: JobStore, keys: KeySt
 def test_complete_captures_exactly_once(store: JobStore, keys: KeyStore) -> None:
     key_id = _funded_key(keys)
     job = _new_job(store, key_id)
-    assert store.complete(job.request_id, "w1", output_urls=["x"], media_type="image/png") is None
-    [claimed] = store.claim("w1", 30)
+    assert store.complete(job, output_keys=["x"], media_type="image/png") is None
+    [claimed] = store.claim("w1", "n1", 30)
 
-    intruder = store.complete(claimed.request_id, "w2", output_urls=["x"], media_type="image/png")
-    done = store.complete(
-        claimed.request_id, "w1", output_urls=["/media/a.png"], media_type="image/png"
-    )
-    again = store.complete(claimed.request_id, "w1", output_urls=["y"], media_type="image/png")
-    late_error = store.error(claimed.request_id, "w1", error="too late")
+    intruder = replace(claimed, attempt_id="someone-elses")
+    assert store.complete(intruder, output_keys=["x"], media_type="image/png") is None
+    done = store.complete(claimed, output_keys=["outputs/a.png"], media_type="image/png")
+    again = store.complete(claimed, output_keys=["y"], media_type="image/png")
+    late_error = store.error(claimed, error="too late")
 
-    assert intruder is None and again is None and late_error is None
+    assert again is None and late_error is None
     assert done is not None and done.state is JobState.COMPLETED
-    assert done.output_urls == ["/media/a.png"] and done.media_type == "image/png"
+    assert done.output_keys == ["outputs/a.png"] and done.media_type == "image/png"
     assert done.completed_at is not None and done.lease_until is None
     assert store.get(job.request_id) == done
     wallet = keys.wallet(key_id)
@@ -138,12 +161,12 @@ def test_fail_and_error_release_the_hold(
     store: JobStore, keys: KeyStore, finish: str, state: JobState
 ) -> None:
     key_id = _funded_key(keys)
-    job = _new_job(store, key_id)
-    store.claim("w1", 30)
+    _new_job(store, key_id)
+    [claimed] = store.claim("w1", "n1", 30)
 
-    ended = getattr(store, finish)(job.request_id, "w1", error="prompt refused")
+    ended = getattr(store, finish)(claimed, error="prompt refused")
 
-    assert ended.state is state and ended.error == "prompt refused" and ended.output_urls == []
+    assert ended.state is state and ended.error == "prompt refused" and ended.output_keys == []
     wallet = keys.wallet(key_id)
     assert (wallet.balance_micros, wallet.held_micros) == (CREDIT, 0)
     assert [e.kind for e in keys.ledger(key_id)] == ["release", "hold", "topup"]
@@ -169,11 +192,13 @@ def test_racing_creates_never_overdraw(db: Database, keys: KeyStore) -> None:
     assert outcomes.count(True) == 5
     wallet = keys.wallet(key_id)
     assert (wallet.balance_micros, wallet.held_micros) == (0, 5 * PRICE)
-    assert store.queued_count() == 5
+    assert _queued(db) == 5
     _assert_reconciles(keys, key_id)
 
 
-def test_claim_is_exclusive_under_concurrent_claimers(store: JobStore, keys: KeyStore) -> None:
+def test_claim_is_exclusive_under_concurrent_claimers(
+    db: Database, store: JobStore, keys: KeyStore
+) -> None:
     key_id = _funded_key(keys, credit=0)
     created = {_new_job(store, key_id, n, price=0).request_id for n in range(24)}
     barrier = threading.Barrier(6)
@@ -181,7 +206,7 @@ def test_claim_is_exclusive_under_concurrent_claimers(store: JobStore, keys: Key
     def drain(worker: int) -> list[JobRecord]:
         barrier.wait()
         taken: list[JobRecord] = []
-        while batch := store.claim(f"w{worker}", 30, limit=2):
+        while batch := store.claim(f"w{worker}", "n1", 30, limit=2):
             taken.extend(batch)
         return taken
 
@@ -192,7 +217,7 @@ def test_claim_is_exclusive_under_concurrent_claimers(store: JobStore, keys: Key
     assert sorted(job.request_id for job in claimed) == sorted(created)
     assert all(job.state is JobState.PROCESSING and job.attempts == 1 for job in claimed)
     assert all(store.get(job.request_id) == job for job in claimed)
-    assert store.queued_count() == 0
+    assert _queued(db) == 0
 
 
 def test_claim_takes_oldest_first_and_filters_models(db: Database, keys: KeyStore) -> None:
@@ -205,68 +230,176 @@ def test_claim_takes_oldest_first_and_filters_models(db: Database, keys: KeyStor
     clock.advance(1)
     third = _new_job(store, key_id, 3, model="flux-dev")
 
-    assert store.queued_count(["flux-dev"]) == 2
-    assert store.claim("w", 30, model_ids=[]) == []
-    taken = store.claim("w", 30, model_ids=["flux-dev"], limit=5)
+    assert _queued(db, ["flux-dev"]) == 2
+    assert store.claim("w", "n", 30, model_ids=[]) == []
+    taken = store.claim("w", "n", 30, model_ids=["flux-dev"], limit=5)
     assert [j.request_id for j in taken] == [first.request_id, third.request_id]
     assert taken[0].lease_until == clock() + timedelta(seconds=30)
-    assert [j.request_id for j in store.claim("w", 30)] == [other.request_id]
-    assert store.claim("w", 30) == []
+    assert [j.request_id for j in store.claim("w", "n", 30)] == [other.request_id]
+    assert store.claim("w", "n", 30) == []
 
 
-def test_claim_specific_renew_and_progress(store: JobStore, keys: KeyStore) -> None:
+def test_claim_starts_an_attempt_and_progress_is_guarded_by_it(
+    store: JobStore, keys: KeyStore
+) -> None:
     job = _new_job(store, _funded_key(keys))
 
-    mine = store.claim_specific(job.request_id, "w1", 30)
-    assert mine is not None and mine.worker_id == "w1" and mine.attempts == 1
-    assert store.claim_specific(job.request_id, "w2", 30) is None
-    assert store.renew_lease(job.request_id, "w1", 600)
-    assert not store.renew_lease(job.request_id, "w2", 600)
-    store.set_progress(job.request_id, "w2", {"step": 9})
-    store.set_progress(job.request_id, "w1", {"step": 2, "of": 4})
+    [mine] = store.claim("w1", "n1", 30)
+    assert mine.request_id == job.request_id and mine.attempt_id
+    assert (mine.worker_id, mine.node_id, mine.attempts) == ("w1", "n1", 1)
+    assert store.claim("w2", "n2", 30) == []
+    store.set_progress(replace(mine, attempt_id="stale"), {"step": 9})
+    store.set_progress(mine, {"step": 2, "of": 4})
 
     current = store.get(job.request_id)
     assert current is not None and current.progress == {"step": 2, "of": 4}
-    assert current.lease_until is not None and mine.lease_until is not None
-    assert current.lease_until > mine.lease_until
 
 
-def test_recover_requeues_then_errors_and_releases(db: Database, keys: KeyStore) -> None:
+def test_heartbeat_renews_leases_and_only_dead_nodes_lose_jobs(
+    db: Database, keys: KeyStore
+) -> None:
+    clock = _ManualClock()
+    store, nodes = JobStore(db, clock=clock), NodeStore(db, clock=clock)
+    key_id = _funded_key(keys)
+    alive_job, dead_job = _new_job(store, key_id, 1), _new_job(store, key_id, 2)
+    nodes.register("alive", "worker", None)
+    nodes.register("dead", "worker", None)
+    [alive_claim] = store.claim("wa", "alive", 10)
+    [dead_claim] = store.claim("wd", "dead", 10)
+
+    for _ in range(5):  # 25 s: far past the 10 s leases, but "alive" keeps beating
+        clock.advance(5)
+        assert nodes.beat("alive", 10, [alive_claim.attempt_id or ""]) == 1
+        assert [j.request_id for j in store.rescue(max_attempts=2, node_timeout_s=12)] == (
+            [dead_job.request_id] if _ == 2 else []
+        )
+
+    assert store.get(alive_job.request_id).state is JobState.PROCESSING  # type: ignore[union-attr]
+    requeued = store.get(dead_job.request_id)
+    assert requeued is not None and requeued.state is JobState.QUEUED
+    assert requeued.attempt_id is None and requeued.attempts == 1
+    # The dead node's attempt can no longer finish the job, wherever it runs next.
+    assert store.complete(dead_claim, output_keys=["x"], media_type="image/png") is None
+    assert store.complete(alive_claim, output_keys=["y"], media_type="image/png") is not None
+    assert _attempt_outcomes(db, dead_job.request_id) == ["LOST"]
+
+
+def test_a_live_node_renews_only_the_jobs_it_still_runs(db: Database, keys: KeyStore) -> None:
+    clock = _ManualClock()
+    store, nodes = JobStore(db, clock=clock), NodeStore(db, clock=clock)
+    key_id = _funded_key(keys)
+    running, orphan = _new_job(store, key_id, 1), _new_job(store, key_id, 2)
+    nodes.register("n", "worker", None)
+    [claim, _] = store.claim("w", "n", 10, limit=2)
+    assert claim.request_id == running.request_id
+
+    rescued: list[str] = []
+    for _ in range(3):  # the node beats, but its thread for `orphan` is gone
+        clock.advance(5)
+        assert nodes.beat("n", 10, [claim.attempt_id or ""]) == 1
+        rescued += [j.request_id for j in store.rescue(max_attempts=2, node_timeout_s=12)]
+
+    assert rescued == [orphan.request_id]
+    assert store.get(running.request_id).state is JobState.PROCESSING  # type: ignore[union-attr]
+    assert _attempt_outcomes(db, orphan.request_id) == ["LOST"]
+
+
+class _DropsAfterCommit(Database):
+    """A database whose next write transaction commits and then loses its connection, as a
+    PostgreSQL restart can do between COMMIT and its acknowledgement."""
+
+    drops = 1
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with super().write() as conn:
+            yield conn
+        if self.drops:
+            self.drops -= 1
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, ConnectionError("lost"))
+
+
+def test_an_end_whose_acknowledgement_was_lost_is_still_this_attempts(
+    db: Database, keys: KeyStore
+) -> None:
+    store = JobStore(db)
+    key_id = _funded_key(keys)
+    job = _new_job(store, key_id)
+    [claim] = store.claim("w", "n", 60)
+    flaky = JobStore(_DropsAfterCommit(db.engine))
+
+    done = flaky.complete(claim, output_keys=["k"], media_type="image/png")
+
+    assert done is not None and done.state is JobState.COMPLETED
+    kinds = [entry.kind for entry in keys.ledger(key_id, limit=100)]
+    assert kinds.count("capture") == 1
+    assert _attempt_outcomes(db, job.request_id) == ["COMPLETED"]
+
+
+def test_only_faults_of_the_connection_are_retried() -> None:
+    calls: list[str] = []
+
+    def flaky() -> str:
+        calls.append("try")
+        if len(calls) < 3:
+            raise sqlalchemy.exc.OperationalError("SELECT 1", {}, ConnectionError("reset"))
+        return "ok"
+
+    def broken() -> None:
+        calls.append("broken")
+        raise sqlalchemy.exc.ProgrammingError("SELEC 1", {}, ValueError("syntax"))
+
+    assert retry_transient(flaky, within_s=30, sleep=lambda _: None) == "ok"
+    with pytest.raises(sqlalchemy.exc.ProgrammingError):
+        retry_transient(broken, within_s=30, sleep=lambda _: None)
+    assert calls == ["try", "try", "try", "broken"]
+
+
+def test_rescue_requeues_then_errors_and_releases(db: Database, keys: KeyStore) -> None:
     clock = _ManualClock()
     store = JobStore(db, clock=clock)
     key_id = _funded_key(keys)
     job = _new_job(store, key_id, webhook_url="https://example.test/hook")
-    store.claim("w1", 10)
+    [first] = store.claim("w1", "n1", 10)
 
-    assert store.recover(max_attempts=2) == []  # lease still valid
+    assert store.rescue(max_attempts=2, node_timeout_s=30) == []  # lease still valid
     clock.advance(11)
-    [requeued] = store.recover(max_attempts=2)
+    [requeued] = store.rescue(max_attempts=2, node_timeout_s=30)
     assert requeued.state is JobState.QUEUED and requeued.worker_id is None
     assert requeued.attempts == 1
-    assert store.complete(job.request_id, "w1", output_urls=["x"], media_type="image/png") is None
+    assert store.complete(first, output_keys=["x"], media_type="image/png") is None
 
-    store.claim("w2", 10)
+    [second] = store.claim("w2", "n2", 10)
     clock.advance(11)
-    [ended] = store.recover(max_attempts=2)
+    [ended] = store.rescue(max_attempts=2, node_timeout_s=30)
 
     assert ended.state is JobState.ERROR and ended.attempts == 2 and ended.error
     wallet = keys.wallet(key_id)
     assert (wallet.balance_micros, wallet.held_micros) == (CREDIT, 0)
     assert [item.event for item in Outbox(db, clock=clock).due()] == ["error"]
-    assert store.complete(job.request_id, "w2", output_urls=["x"], media_type="image/png") is None
+    assert store.complete(second, output_keys=["x"], media_type="image/png") is None
+    assert _attempt_outcomes(db, job.request_id) == ["LOST", "LOST"]
     _assert_reconciles(keys, key_id)
 
 
-def test_recover_all_processing_ignores_leases(store: JobStore, keys: KeyStore) -> None:
+def test_rescue_node_and_hand_back_ignore_leases(
+    db: Database, store: JobStore, keys: KeyStore
+) -> None:
     key_id = _funded_key(keys)
     _new_job(store, key_id, 1)
     _new_job(store, key_id, 2)
-    store.claim("w1", 3600, limit=2)
+    _new_job(store, key_id, 3)
+    store.claim("w1", "old-life", 3600, limit=2)
+    [other] = store.claim("w2", "stopping", 3600)
 
-    recovered = store.recover(max_attempts=3, all_processing=True)
+    rescued = store.rescue_node("old-life", max_attempts=3)
+    handed = store.hand_back("stopping")
 
-    assert sorted(j.state for j in recovered) == [JobState.QUEUED, JobState.QUEUED]
-    assert store.queued_count() == 2
+    assert sorted(j.state for j in rescued) == [JobState.QUEUED, JobState.QUEUED]
+    assert [j.attempts for j in rescued] == [1, 1]
+    assert [(j.request_id, j.attempts) for j in handed] == [(other.request_id, 0)]
+    assert _attempt_outcomes(db, other.request_id) == ["HANDED_BACK"]
+    assert _queued(db) == 3
 
 
 @pytest.mark.parametrize(
@@ -287,13 +420,11 @@ def test_outbox_rows_follow_url_and_filter(
 ) -> None:
     store = JobStore(db)
     job = _new_job(store, _funded_key(keys), webhook_url=url, webhook_events=events)
-    store.claim("w", 30)
+    [claimed] = store.claim("w", "n", 30)
     finishers: dict[str, Callable[[], JobRecord | None]] = {
-        "complete": lambda: store.complete(
-            job.request_id, "w", output_urls=["u"], media_type="image/png"
-        ),
-        "fail": lambda: store.fail(job.request_id, "w", error="bad"),
-        "error": lambda: store.error(job.request_id, "w", error="boom"),
+        "complete": lambda: store.complete(claimed, output_keys=["u"], media_type="image/png"),
+        "fail": lambda: store.fail(claimed, error="bad"),
+        "error": lambda: store.error(claimed, error="boom"),
     }
     assert finishers[finish]() is not None
 

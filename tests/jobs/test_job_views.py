@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from fluxserve.jobs.records import JobRecord, JobState
-from fluxserve.jobs.views import batch_status_body, iso_utc, status_body
+from fluxserve.jobs.views import MediaState, UrlFor, batch_status_body, iso_utc, status_body
 
 CREATED = datetime(2026, 3, 31, 10, 0, 0, tzinfo=UTC)
 DONE = datetime(2026, 3, 31, 10, 0, 15, 123456, tzinfo=UTC)
@@ -19,7 +19,7 @@ JOB = JobRecord(
     state=JobState.QUEUED,
     spec={"prompt": "a cat"},
     price_micros=25_000,
-    output_urls=[],
+    output_keys=[],
     media_type=None,
     error=None,
     progress=None,
@@ -37,11 +37,16 @@ JOB = JobRecord(
 COMPLETED = replace(
     JOB,
     state=JobState.COMPLETED,
-    output_urls=["/media/flux-dev_019d/0.png", "https://cdn.example/1.png"],
+    # A key (URL built when answering) and a URL stored before keys were.
+    output_keys=["outputs/flux-dev_019d/a1/0.png", "https://cdn.example/1.png"],
     media_type="image/png",
     updated_at=DONE,
     completed_at=DONE,
 )
+
+
+def _on(base: str) -> UrlFor:
+    return lambda key: f"{base}/media/{key}"
 
 
 def test_iso_utc_has_milliseconds_and_z() -> None:
@@ -54,7 +59,7 @@ def test_iso_utc_has_milliseconds_and_z() -> None:
 
 
 def test_status_body_completed_matches_spec_shape() -> None:
-    body = status_body(COMPLETED, "https://api.example/")
+    body = status_body(COMPLETED, _on("https://api.example"))
 
     assert body == {
         "request_id": JOB.request_id,
@@ -63,7 +68,7 @@ def test_status_body_completed_matches_spec_shape() -> None:
         "error": None,
         "output": {
             "media_url": [
-                "https://api.example/media/flux-dev_019d/0.png",
+                "https://api.example/media/outputs/flux-dev_019d/a1/0.png",
                 "https://cdn.example/1.png",
             ],
             "media_type": "image/png",
@@ -78,11 +83,11 @@ def test_status_body_hides_output_until_completed_and_shows_progress() -> None:
     running = replace(JOB, state=JobState.PROCESSING, progress={"step": 2, "of": 4})
     failed = replace(JOB, state=JobState.ERROR, error="engine crashed", completed_at=DONE)
 
-    assert status_body(running, "http://h")["output"] is None
-    assert status_body(running, "http://h")["progress"] == {"step": 2, "of": 4}
-    assert "progress" not in status_body(JOB, "http://h")
-    assert status_body(failed, "http://h")["error"] == "engine crashed"
-    assert status_body(failed, "http://h")["status"] == "ERROR"
+    assert status_body(running, _on("http://h"))["output"] is None
+    assert status_body(running, _on("http://h"))["progress"] == {"step": 2, "of": 4}
+    assert "progress" not in status_body(JOB, _on("http://h"))
+    assert status_body(failed, _on("http://h"))["error"] == "engine crashed"
+    assert status_body(failed, _on("http://h"))["status"] == "ERROR"
 
 
 def test_batch_status_body() -> None:
@@ -90,17 +95,31 @@ def test_batch_status_body() -> None:
     done = replace(COMPLETED, alias=alias, webhook_style="batch")
     failed = replace(JOB, alias=alias, state=JobState.FAILED, error="bad prompt")
 
-    assert batch_status_body(done, "http://h:8000") == {
+    assert batch_status_body(done, _on("http://h:8000")) == {
         "requestId": alias,
         "status": "completed",
-        "output": "http://h:8000/media/flux-dev_019d/0.png",
+        "output": "http://h:8000/media/outputs/flux-dev_019d/a1/0.png",
         "completedAt": 1774951215123,
     }
-    assert batch_status_body(replace(JOB, alias=alias)) == {
+    assert batch_status_body(replace(JOB, alias=alias), _on("http://h")) == {
         "requestId": alias,
         "status": "queued",
         "output": None,
         "completedAt": None,
     }
-    assert batch_status_body(failed)["error"] == "bad prompt"
-    assert batch_status_body(failed)["status"] == "failed"
+    assert batch_status_body(failed, _on("http://h"))["error"] == "bad prompt"
+    assert batch_status_body(failed, _on("http://h"))["status"] == "failed"
+
+
+def test_media_state_adds_expiry_beside_an_output_and_says_when_it_was_deleted() -> None:
+    expiry = DONE + timedelta(days=7)
+    fresh = status_body(COMPLETED, _on("http://a"), MediaState(expiry))
+    assert fresh["expires_at"] == "2026-04-07T10:00:15.123Z" and fresh["output"] is not None
+    assert "expires_at" not in status_body(JOB, _on("http://a"), MediaState(expiry))
+    public = status_body(COMPLETED, _on("http://a"), MediaState(None))
+    assert public["expires_at"] is None  # URLs that do not expire
+    gone = status_body(COMPLETED, _on("http://a"), MediaState(expiry, deleted_at=expiry))
+    assert gone["status"] == "COMPLETED" and gone["output"] is None
+    assert gone["media_deleted_at"] == "2026-04-07T10:00:15.123Z" and "expires_at" not in gone
+    # Without a media state (webhooks), the body is exactly the spec's.
+    assert "expires_at" not in status_body(COMPLETED, _on("http://a"))

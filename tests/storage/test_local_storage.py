@@ -68,12 +68,6 @@ def test_links_out_of_the_root_are_not_followed(storage: LocalStorage, tmp_path:
     assert not (outside / "new.png").exists()
 
 
-def test_content_type_must_match_the_key(storage: LocalStorage) -> None:
-    with pytest.raises(ValueError, match="does not match"):
-        storage.put(KEY, b"x", "image/jpeg")
-    assert storage.get(KEY) is None
-
-
 def test_overwrite_replaces_the_file_whole(storage: LocalStorage) -> None:
     storage.put(KEY, b"old", "image/png")
     with open(storage.root / KEY, "rb") as reader:
@@ -102,22 +96,3 @@ def test_failed_write_leaves_the_old_file_and_no_temp(
 def test_files_are_readable_by_others(storage: LocalStorage) -> None:
     storage.put(KEY, b"x", "image/png")
     assert (storage.root / KEY).stat().st_mode & 0o777 == 0o644
-
-
-def test_delete_prefix_removes_one_folder_only(storage: LocalStorage) -> None:
-    storage.put("outputs/req1/output-0.png", b"a", "image/png")
-    storage.put("outputs/req1/output-1.png", b"b", "image/png")
-    storage.put("outputs/req10/output-0.png", b"c", "image/png")
-    storage.delete_prefix("outputs/req1/")
-    assert storage.get("outputs/req1/output-0.png") is None
-    assert storage.get("outputs/req1/output-1.png") is None
-    assert storage.get("outputs/req10/output-0.png") == (b"c", "image/png")
-    storage.delete_prefix("outputs/never-there")  # nothing to delete is fine
-
-
-@pytest.mark.parametrize("prefix", ["", "/", "..", "../media"])
-def test_delete_prefix_refuses_unsafe_prefixes(storage: LocalStorage, prefix: str) -> None:
-    storage.put(KEY, b"a", "image/png")
-    with pytest.raises(ValueError):
-        storage.delete_prefix(prefix)
-    assert storage.get(KEY) is not None

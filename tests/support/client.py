@@ -10,10 +10,12 @@ import httpx
 from PIL import Image
 
 
-def poll(base_url: str, request_id: str, key: str, timeout_s: float = 240.0) -> dict[str, Any]:
-    """Poll the universal status endpoint until the request ends."""
-    deadline = time.monotonic() + timeout_s
+def poll(base_url: str, request_id: str, key: str, stall_s: float = 240.0) -> dict[str, Any]:
+    """Poll the universal status endpoint until the request ends. Fails only when the request
+    shows no change (state or progress) for `stall_s`: a busy machine is slow, not stuck."""
+    deadline = time.monotonic() + stall_s
     body: dict[str, Any] = {}
+    seen: tuple[object, ...] = ()
     while time.monotonic() < deadline:
         response = httpx.get(
             f"{base_url}/v2/requests/status/{request_id}",
@@ -22,10 +24,13 @@ def poll(base_url: str, request_id: str, key: str, timeout_s: float = 240.0) -> 
         )
         assert response.status_code == 200, response.text
         body = response.json()
-        if body["status"] in ("COMPLETED", "FAILED", "ERROR"):
+        if body["status"] in ("COMPLETED", "FAILED", "ERROR", "CANCELLED"):
             return body
+        now = (body["status"], str(body.get("progress")))
+        if now != seen:
+            seen, deadline = now, time.monotonic() + stall_s
         time.sleep(0.2)
-    raise AssertionError(f"{request_id} still {body.get('status')} after {timeout_s} s")
+    raise AssertionError(f"{request_id} stuck {body.get('status')} for {stall_s} s: {body}")
 
 
 def download_image(url: str) -> tuple[Image.Image, str]:
@@ -35,3 +40,14 @@ def download_image(url: str) -> tuple[Image.Image, str]:
     image = Image.open(io.BytesIO(response.content))
     image.load()
     return image, response.headers["content-type"]
+
+
+def as_files(status_body: dict[str, Any]) -> dict[str, Any]:
+    """`status_body` without the status route's own fields (`provenance`, `expires_at`), each
+    URL as the file it names: links are signed afresh on every read, so a webhook body and a
+    later status read name the same files by different URLs."""
+    body = {k: v for k, v in status_body.items() if k not in ("provenance", "expires_at")}
+    if body.get("output") is not None:
+        urls = ["outputs/" + url.split("/outputs/", 1)[1] for url in body["output"]["media_url"]]
+        body["output"] = {**body["output"], "media_url": urls}
+    return body

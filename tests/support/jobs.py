@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL = ("COMPLETED", "FAILED", "ERROR")
+TERMINAL = ("COMPLETED", "FAILED", "ERROR", "CANCELLED")
 
 
 def submit(

@@ -25,6 +25,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_ticks(pid: int) -> int:
+    """CPU time a process (and its waited-for children) has used, in clock ticks; 0 where
+    /proc cannot say."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+
+
 def run_cli(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> str:
     """Run `fluxserve ...` as a user would and return its stdout."""
     result = subprocess.run(
@@ -40,8 +50,17 @@ def run_cli(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> st
 
 
 def create_key(data_dir: Path, credit: str = "100", name: str = "test") -> str:
-    out = run_cli("keys", "create", "--name", name, "--credit", credit, data_dir=data_dir)
-    return out.strip().splitlines()[-1]
+    return create_key_and_secret(data_dir, credit, name)[0]
+
+
+def create_key_and_secret(
+    data_dir: Path, credit: str = "100", name: str = "test", env: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """A new key and its webhook signing secret, as `keys create` prints them."""
+    out = run_cli("keys", "create", "--name", name, "--credit", credit, data_dir=data_dir, env=env)
+    lines = out.strip().splitlines()
+    secrets = [line.split(": ", 1)[1] for line in lines if line.startswith("webhook signing")]
+    return lines[-1], secrets[0]
 
 
 @dataclass
@@ -77,10 +96,12 @@ class FluxServer:
         self._wait_ready(timeout_s)
         return self
 
-    def _wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
+    def _wait_ready(self, stall_s: float) -> None:
+        """Until /health answers; fails only if the server stops working towards it (no CPU
+        time spent) for `stall_s`, so a crowded machine makes a start slow, not a failure."""
+        assert self.process is not None
+        deadline, spent = time.monotonic() + stall_s, -1
         while time.monotonic() < deadline:
-            assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"fluxserve exited early:\n{self.logs()}")
             try:
@@ -88,8 +109,11 @@ class FluxServer:
                     return
             except httpx.HTTPError:
                 pass
+            now_spent = cpu_ticks(self.process.pid)
+            if now_spent != spent:
+                deadline, spent = time.monotonic() + stall_s, now_spent
             time.sleep(0.2)
-        raise RuntimeError(f"fluxserve did not start in {timeout_s} s:\n{self.logs()}")
+        raise RuntimeError(f"fluxserve made no progress starting for {stall_s} s:\n{self.logs()}")
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
@@ -154,11 +178,21 @@ class Received:
 
 @dataclass
 class WebhookReceiver:
-    """Records every POST it gets; answers 200."""
+    """Records every POST it gets; answers 200, or the statuses scripted for its path."""
 
     received: list[Received] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     arrived: threading.Condition = field(default_factory=threading.Condition)
+    scripted: dict[str, list[int]] = field(default_factory=dict)
+
+    def answer_next(self, path: str, *statuses: int) -> None:
+        """Answer the next POSTs to `path` with `statuses`, in order, then 200 again."""
+        with self.arrived:
+            self.scripted.setdefault(path, []).extend(statuses)
+
+    def _status_for(self, path: str) -> int:
+        waiting = self.scripted.get(path)
+        return waiting.pop(0) if waiting else 200
 
     def start(self) -> WebhookReceiver:
         outer = self
@@ -170,7 +204,8 @@ class WebhookReceiver:
                 with outer.arrived:
                     outer.received.append(Received(self.path, dict(self.headers), body))
                     outer.arrived.notify_all()
-                self.send_response(200)
+                    status = outer._status_for(self.path)
+                self.send_response(status)
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -185,15 +220,19 @@ class WebhookReceiver:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
     def wait_for(self, path: str, timeout_s: float = 60.0) -> Received:
+        return self.wait_for_count(path, 1, timeout_s)[0]
+
+    def wait_for_count(self, path: str, count: int, timeout_s: float = 60.0) -> list[Received]:
+        """The first `count` POSTs to `path`, once that many have arrived."""
         deadline = time.monotonic() + timeout_s
         with self.arrived:
             while True:
-                for item in self.received:
-                    if item.path == path:
-                        return item
+                arrived = [item for item in self.received if item.path == path]
+                if len(arrived) >= count:
+                    return arrived[:count]
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"no webhook at {path} within {timeout_s} s")
+                    raise AssertionError(f"{len(arrived)}/{count} webhooks at {path} in time")
                 self.arrived.wait(remaining)
 
     def stop(self) -> None:

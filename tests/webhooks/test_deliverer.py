@@ -34,6 +34,12 @@ if TYPE_CHECKING:  # fixtures' types; pytest loads conftest itself
     from conftest import ManualClock, Receiver, TlsReceiver
 
 PUBLIC_URL = "http://fluxserve.test:8000"
+
+
+def media_url(key: str) -> str:
+    return f"{PUBLIC_URL}/media/{key}"
+
+
 LOCAL = WebhookPolicy(allow_private=True)  # the receiver lives on loopback
 
 
@@ -60,14 +66,15 @@ class World:
             webhook_style=style,
             alias=alias,
         )
-        assert self.jobs.claim_specific(request_id, "worker-1", 60.0) is not None
+        [claimed] = self.jobs.claim("worker-1", "node-1", 60.0)
+        assert claimed.request_id == request_id
         self.clock.advance(3)
         if ok:
             done = self.jobs.complete(
-                request_id, "worker-1", output_urls=["/media/a.png"], media_type="image/png"
+                claimed, output_keys=["outputs/a/output-0.png"], media_type="image/png"
             )
         else:
-            done = self.jobs.error(request_id, "worker-1", error="engine crashed")
+            done = self.jobs.error(claimed, error="engine crashed")
         assert done is not None
         return done
 
@@ -82,7 +89,7 @@ class World:
         self, policy: WebhookPolicy = LOCAL, resolver: Resolver | None = None
     ) -> WebhookDeliverer:
         return WebhookDeliverer(
-            self.outbox, self.jobs, PUBLIC_URL, policy, clock=self.clock, resolver=resolver
+            self.outbox, self.jobs, media_url, policy, clock=self.clock, resolver=resolver
         )
 
     def one_pass(self, policy: WebhookPolicy = LOCAL, resolver: Resolver | None = None) -> int:
@@ -106,8 +113,9 @@ def test_delivers_the_status_body_with_its_headers(world: World, receiver: Recei
 
     [got] = receiver.requests
     assert got.path == "/cb?token=1"
-    assert json.loads(got.body) == status_body(job, PUBLIC_URL)
-    assert json.loads(got.body)["output"]["media_url"] == [f"{PUBLIC_URL}/media/a.png"]
+    assert json.loads(got.body) == status_body(job, media_url)
+    expected = [f"{PUBLIC_URL}/media/outputs/a/output-0.png"]
+    assert json.loads(got.body)["output"]["media_url"] == expected
     assert got.headers["content-type"] == "application/json"
     assert got.headers["user-agent"] == "fluxserve"
     assert got.headers["x-fluxserve-event"] == "completed"
@@ -127,7 +135,7 @@ def test_batch_style_jobs_get_the_batch_body(world: World, receiver: Receiver) -
 
     [got] = receiver.requests
     body = json.loads(got.body)
-    assert body == batch_status_body(job, PUBLIC_URL)
+    assert body == batch_status_body(job, media_url)
     assert (body["requestId"], body["status"], body["error"]) == (
         job.alias,
         "error",
@@ -328,7 +336,7 @@ def test_https_to_the_checked_address_verifies_the_certificate_name(
         trust = ssl.create_default_context(cafile=str(tls_receiver.ca_file))
         async with httpx.AsyncClient(verify=trust, trust_env=False) as client:
             deliverer = WebhookDeliverer(
-                world.outbox, world.jobs, PUBLIC_URL, LOCAL, client, world.clock, resolver=resolver
+                world.outbox, world.jobs, media_url, LOCAL, client, world.clock, resolver=resolver
             )
             return await deliverer.deliver_due()
 

@@ -1,20 +1,29 @@
-"""FastAPI dependencies: the context, the caller's key, the rate limit, the JSON body."""
+"""FastAPI dependencies: the context, the caller's key, the rate limit, the model."""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import APIKeyHeader
 
 from fluxserve.api.context import ApiContext
 from fluxserve.billing.keys import ApiKeyRecord
-from fluxserve.errors import InvalidRequest
+from fluxserve.catalog import ApiModel
 
-KEY_HEADERS = ("Ocp-Apim-Subscription-Key", "X-Secret-Key")
+# Either header the spec uses carries the key; declared so that /docs offers to send one.
+_SUBSCRIPTION_KEY = APIKeyHeader(
+    name="Ocp-Apim-Subscription-Key", scheme_name="SubscriptionKey", auto_error=False
+)
+_SECRET_KEY = APIKeyHeader(name="X-Secret-Key", scheme_name="SecretKey", auto_error=False)
 
 
-def get_context(request: Request) -> ApiContext:
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` one on a thread, a hop
+# that costs more than these do. Whatever blocks goes through `ctx.blocking`.
+
+
+async def get_context(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.ctx
     return ctx
 
@@ -22,32 +31,49 @@ def get_context(request: Request) -> ApiContext:
 Ctx = Annotated[ApiContext, Depends(get_context)]
 
 
-def caller_key(request: Request, ctx: Ctx) -> ApiKeyRecord:
-    """Either header the spec uses carries the key; both name the same key store."""
-    plain = next((request.headers[h] for h in KEY_HEADERS if request.headers.get(h)), None)
-    return ctx.keys.authenticate(plain)
+async def caller_key(
+    ctx: Ctx,
+    subscription_key: Annotated[str | None, Security(_SUBSCRIPTION_KEY)],
+    secret_key: Annotated[str | None, Security(_SECRET_KEY)],
+) -> ApiKeyRecord:
+    plain = subscription_key or secret_key
+    cached = ctx.keys.authenticate_cached(plain)
+    if cached is not None:
+        return cached
+    return await ctx.blocking.run(ctx.keys.authenticate, plain)
 
 
 CallerKey = Annotated[ApiKeyRecord, Depends(caller_key)]
 
 
-def submitting_key(key: CallerKey, ctx: Ctx) -> ApiKeyRecord:
-    """The caller's key, after spending one token of its submission rate."""
-    ctx.limiter.take(key.id)
+def _admit(ctx: ApiContext, key: ApiKeyRecord) -> None:
+    ctx.limiter.take(key.id)  # the Redis bucket is a network round trip
+    if not ctx.intake.retries_known_key(key):
+        ctx.active_jobs.check(key.id)
+
+
+async def submitting_key(key: CallerKey, ctx: Ctx) -> ApiKeyRecord:
+    """The caller's key, after spending one token of its submission rate and checking its
+    cap on active jobs (unless the request retries a known `Idempotency-Key`: it adds no job,
+    and a client retrying a running job must get that job, not a 429)."""
+    await ctx.blocking.run(_admit, ctx, key)
     return key
 
 
 SubmittingKey = Annotated[ApiKeyRecord, Depends(submitting_key)]
 
 
-async def json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        raise InvalidRequest("Request body is required (JSON)")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidRequest("Request body must be valid JSON") from None
+def enabled_model(model_id: str) -> Callable[[ApiContext], Awaitable[ApiModel]]:
+    """A dependency refusing a disabled or unknown model (the spec's `Model not found`) before
+    the body is looked at."""
+
+    async def check(ctx: Ctx) -> ApiModel:
+        return ctx.intake.model(model_id)
+
+    return check
 
 
-JsonBody = Annotated[Any, Depends(json_body)]
+WebhookUrlHeader = Annotated[
+    str | None,
+    Header(alias="X-Webhook-URL", description="http(s) URL that gets the status body at the end"),
+]

@@ -13,7 +13,7 @@ from fluxserve.api.schemas.fields import seeds_for
 from fluxserve.api.schemas.loras import LoraInput
 from fluxserve.billing.keys import ApiKeyRecord
 from fluxserve.catalog import ApiModel
-from fluxserve.inputs.images import DecodedImage
+from fluxserve.inputs.images import DecodedImage, decode_image
 from fluxserve.jobs.records import JobRecord
 from fluxserve.jobs.spec import GenerationSpec, LoraSpec
 
@@ -27,17 +27,31 @@ class Draft:
     images: dict[str, DecodedImage] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, ctx: ApiContext, key: ApiKeyRecord, model_id: str) -> Draft:
-        """Refuses a disabled or unknown model before anything else is looked at."""
-        model = ctx.intake.model(model_id)
+    async def start(cls, ctx: ApiContext, key: ApiKeyRecord, model: ApiModel) -> Draft:
+        """A new draft; refused (402) first when the key cannot pay for the model at all, so
+        no input is fetched, decoded or stored for it."""
+        await ctx.blocking.run(ctx.intake.check_funds, key, model)
         return cls(ctx, key, model, new_id(model))
 
-    def steps(self, given: int | None, fallback: int) -> int:
+    def steps(self, given: int | None = None) -> int:
         """The caller's step count, else the operator's default for this model, else ours."""
-        return given or self.ctx.intake.default_steps(self.model.id, fallback)
+        return given or self.ctx.intake.default_steps(self.model)
+
+    @property
+    def guidance(self) -> float | None:
+        return self.model.defaults.guidance
 
     async def fetch_image(self, url: str, *, what: str, name: str = "image") -> DecodedImage:
         image = await self.ctx.intake.fetch_image(url, what=what)
+        self.images[name] = image
+        return image
+
+    async def add_image(self, data: bytes, *, what: str, name: str = "image") -> DecodedImage:
+        """An uploaded input image (multipart), checked as strictly as a fetched one (and
+        decoded on a thread: a huge one takes seconds)."""
+        image = await self.ctx.blocking.run(
+            decode_image, data, what=what, max_pixels=self.ctx.settings.max_input_pixels
+        )
         self.images[name] = image
         return image
 
@@ -66,10 +80,18 @@ class Draft:
             **fields,
         )
 
-    def submit(
-        self, spec: GenerationSpec, webhook: Webhook | None = None, alias: str | None = None
+    async def submit(
+        self,
+        spec: GenerationSpec,
+        webhook: Webhook | None = None,
+        alias: str | None = None,
+        *,
+        waiting: bool = False,
     ) -> JobRecord:
-        return submit_generation(
+        """Keep the inputs and create the job (one write transaction), on a thread;
+        `waiting` when the client holds the connection for the result."""
+        return await self.ctx.blocking.run(
+            submit_generation,
             self.ctx.intake,
             request_id=self.request_id,
             model=self.model,
@@ -78,4 +100,5 @@ class Draft:
             webhook=webhook,
             images=self.images,
             alias=alias,
+            waiting=waiting,
         )

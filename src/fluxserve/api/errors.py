@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fluxserve import errors
+from fluxserve.api.schemas.base import RequestBody
 
 log = logging.getLogger("fluxserve.api")
 
@@ -23,7 +25,13 @@ STATUS_BY_CODE: dict[str, int] = {
     errors.InsufficientBalance.code: 402,
     errors.Forbidden.code: 403,
     errors.NotFound.code: 404,
+    errors.Conflict.code: 409,
+    errors.IdempotencyMismatch.code: 422,
+    errors.MediaLinkExpired.code: 410,
     errors.RateLimited.code: 429,
+    errors.PayloadTooLarge.code: 413,
+    errors.RequestTimeout.code: 408,
+    errors.TooManyActiveJobs.code: 429,
     errors.ModerationBlocked.code: 400,
     errors.EngineFailure.code: 500,
     errors.Timeout.code: 504,
@@ -32,9 +40,11 @@ STATUS_BY_CODE: dict[str, int] = {
 
 def error_body(exc: errors.FluxServeError) -> dict[str, Any]:
     """`{"error": title, "message": text}` where the spec pairs them, else `{"error": text}`."""
+    body: dict[str, Any] = {"error": exc.message}
     if exc.title:
-        return {"error": exc.title, "message": exc.message}
-    return {"error": exc.message}
+        body = {"error": exc.title, "message": exc.message}
+    extra = {name: value for name, value in exc.details.items() if name not in body}
+    return {**body, **extra}
 
 
 def error_response(exc: errors.FluxServeError) -> JSONResponse:
@@ -42,19 +52,36 @@ def error_response(exc: errors.FluxServeError) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, errors.PayloadTooLarge | errors.RequestTimeout):
+        # The rest of the body may still be on its way: close rather than read it all.
+        headers["Connection"] = "close"
     return JSONResponse(error_body(exc), status_code=status, headers=headers)
 
 
-def _validation_message(exc: RequestValidationError) -> str:
-    first = exc.errors()[0] if exc.errors() else {}
+def _body_model(request: Request) -> type[RequestBody] | None:
+    """The request-body model of the route that refused the request, if it has one."""
+    route = request.scope.get("route")
+    field = getattr(route, "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    return model if isinstance(model, type) and issubclass(model, RequestBody) else None
+
+
+def validation_message(errors: Sequence[Any], model: type[RequestBody] | None) -> str:
+    """The spec's sentence for the first validation error of a request."""
+    first: dict[str, Any] = dict(errors[0]) if errors else {}
     if first.get("type") == "json_invalid":
         return "Request body must be valid JSON"
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    field = ".".join(loc)
-    msg = str(first.get("msg", "invalid value"))
-    if first.get("type") == "missing":
-        return f"{field} is required" if field else "Request body is required"
-    return f"{field}: {msg}" if field else msg
+    loc = tuple(first.get("loc", ()))
+    in_body = bool(loc) and loc[0] == "body"
+    first["loc"] = loc[1:] if in_body else loc
+    if in_body and not first["loc"]:
+        missing = first.get("type") == "missing"
+        return (
+            "Request body is required (JSON)" if missing else "Request body must be a JSON object"
+        )
+    if in_body and model is not None:
+        return model.message_for(first)
+    return RequestBody.message_for(first)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -63,11 +90,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": _validation_message(exc)}, status_code=400)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message = validation_message(exc.errors(), _body_model(request))
+        return JSONResponse({"error": message}, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, errors.FluxServeError):  # raised while FastAPI read the body
+            return error_response(exc.__cause__)
         text = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and text == "Not Found":
             text = "Not Found: no such endpoint"

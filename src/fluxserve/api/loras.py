@@ -8,7 +8,7 @@ from fluxserve.api.schemas.loras import MAX_LORAS, LoraInput
 from fluxserve.billing.keys import ApiKeyRecord
 from fluxserve.catalog import API_MODELS, ENGINE_MODELS
 from fluxserve.errors import InvalidRequest
-from fluxserve.jobs.records import JobState
+from fluxserve.jobs.records import JobRecord, JobState
 from fluxserve.jobs.spec import LoraSpec, TrainingSpec, parse_spec
 
 SAFETENSORS_MAGIC_MAX_HEADER = 100 * 1024 * 1024
@@ -25,7 +25,7 @@ def _looks_like_safetensors(data: bytes) -> bool:
 def _from_training(
     ctx: ApiContext, key: ApiKeyRecord, lora: LoraInput, engine_model: str
 ) -> LoraSpec:
-    job = ctx.jobs.get(lora.path)
+    job = ctx.jobs.get(lora.path)  # called on a thread (see resolve_loras)
     if job is None or (job.key_id != key.id and not key.is_operator):
         raise InvalidRequest(f"loras: no training '{lora.path}' of yours was found")
     model = API_MODELS.get(job.model_id)
@@ -39,9 +39,15 @@ def _from_training(
         raise InvalidRequest(
             f"loras: '{lora.path}' was trained on {base.id} and cannot be applied to {target.id}"
         )
-    return LoraSpec(
-        source=lora.path, storage_key=f"outputs/{job.request_id}/lora.safetensors", scale=lora.scale
-    )
+    return LoraSpec(source=lora.path, storage_key=_lora_key(job), scale=lora.scale)
+
+
+def _lora_key(job: JobRecord) -> str:
+    """The stored LoRA file of a finished training (its first output)."""
+    first = job.output_keys[0]
+    if "://" in first:  # finished before outputs were stored by key
+        return f"outputs/{job.request_id}/lora.safetensors"
+    return first
 
 
 async def _from_url(ctx: ApiContext, request_id: str, index: int, lora: LoraInput) -> LoraSpec:
@@ -49,7 +55,7 @@ async def _from_url(ctx: ApiContext, request_id: str, index: int, lora: LoraInpu
     if not _looks_like_safetensors(data):
         raise InvalidRequest(f"loras[{index}].path is not a .safetensors LoRA file")
     key = f"inputs/{request_id}/lora-{index}.safetensors"
-    ctx.intake.storage.put(key, data, "application/octet-stream")
+    await ctx.blocking.run(ctx.intake.storage.put, key, data, "application/octet-stream")
     return LoraSpec(source=lora.path, storage_key=key, scale=lora.scale)
 
 
@@ -71,6 +77,6 @@ async def resolve_loras(
         if lora.path.startswith(("http://", "https://", "data:")):
             spec = await _from_url(ctx, request_id, index, lora)
         else:
-            spec = _from_training(ctx, key, lora, engine_model)
+            spec = await ctx.blocking.run(_from_training, ctx, key, lora, engine_model)
         specs.append(spec.model_copy(update={"scale": spec.scale * scale}))
     return specs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ class LedgerEntry:
     held_after_micros: int
     created_at: datetime
     note: str | None
+    held_change_micros: int | None = None
+    """How much this entry moved into held (negative: out of it); None when unknown."""
 
 
 def append(
@@ -44,29 +46,40 @@ def append(
     note: str | None = None,
 ) -> None:
     """Add one entry inside the caller's transaction."""
+    # Values as parameters: one cached statement for every entry (the submit hot path).
     conn.execute(
-        insert(ledger_entries).values(
-            key_id=key_id,
-            request_id=request_id,
-            kind=kind,
-            amount_micros=amount_micros,
-            balance_after_micros=balance_after_micros,
-            held_after_micros=held_after_micros,
-            created_at=at,
-            note=note,
-        )
+        insert(ledger_entries),
+        {
+            "key_id": key_id,
+            "request_id": request_id,
+            "kind": kind,
+            "amount_micros": amount_micros,
+            "balance_after_micros": balance_after_micros,
+            "held_after_micros": held_after_micros,
+            "created_at": at,
+            "note": note,
+        },
     )
 
 
 def recent(conn: Connection, key_id: str, limit: int) -> list[LedgerEntry]:
-    """The newest `limit` entries of a key, newest first."""
+    """The newest `limit` entries of a key, newest first, each with its held change (a
+    key's entries are serialised by its wallet row, so each follows the one before it)."""
     rows = conn.execute(
         select(ledger_entries)
         .where(ledger_entries.c.key_id == key_id)
         .order_by(ledger_entries.c.id.desc())
-        .limit(limit)
+        .limit(limit + 1)
     ).all()
-    return [_entry(row._mapping) for row in rows]
+    entries = [_entry(row._mapping) for row in rows]
+    # Each entry follows the next older one; the key's first follows an empty wallet (None).
+    older: list[LedgerEntry | None] = [*entries[1:], None]
+    return [_with_held_change(entry, older[i]) for i, entry in enumerate(entries[:limit])]
+
+
+def _with_held_change(entry: LedgerEntry, before: LedgerEntry | None) -> LedgerEntry:
+    held_before = 0 if before is None else before.held_after_micros
+    return replace(entry, held_change_micros=entry.held_after_micros - held_before)
 
 
 def _entry(row: Any) -> LedgerEntry:

@@ -1,14 +1,19 @@
-"""`fluxserve models`: the catalog as a table, with the weights each model would load."""
+"""`fluxserve models`: the registry as a table (or as the markdown of docs/models.md), with the
+weights each model would load under the given settings."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from fluxserve.catalog import API_MODELS, ENGINE_MODELS
+from fluxserve.catalog import API_MODELS, ENGINE_MODELS, ApiModel, Endpoint
 from fluxserve.money import micros_to_usd
-from fluxserve.routes_table import ROUTES
 from fluxserve.settings import Settings
+
+COLUMNS = ("model id", "route", "mode", "pipeline", "weights", "licence", "price")
 
 
 def weights_label(settings: Settings, engine_model: str) -> str:
@@ -30,18 +35,60 @@ def price_label(settings: Settings, model_id: str) -> str:
     return f"${micros_to_usd(model.price_micros)}"
 
 
-def print_catalog(settings: Settings) -> None:
-    table = Table("model id", "route", "pipeline", "weights", "licence", "price")
-    for route in ROUTES:
-        model = API_MODELS[route.model_id]
+def _rows(settings: Settings) -> Iterator[tuple[str, ...]]:
+    for model in API_MODELS.values():
         engine = ENGINE_MODELS[model.engine_model]
         enabled = settings.endpoint(model.id).enabled
-        table.add_row(
-            model.id if enabled else f"{model.id} (disabled)",
-            f"{route.method} {route.path}",
-            engine.pipeline,
-            weights_label(settings, engine.id),
-            engine.license,
-            price_label(settings, model.id),
-        )
+        for route in model.endpoints:
+            yield (
+                model.id if enabled else f"{model.id} (disabled)",
+                f"POST {route.path}",
+                route.mode,
+                engine.pipeline,
+                weights_label(settings, engine.id),
+                engine.license,
+                price_label(settings, model.id),
+            )
+
+
+def print_catalog(settings: Settings) -> None:
+    table = Table(*COLUMNS)
+    for row in _rows(settings):
+        table.add_row(*row)
     Console(width=250).print(table)
+
+
+def _defaults_label(model: ApiModel) -> str:
+    d = model.defaults
+    parts = [] if d.steps is None else [f"{d.steps} steps (max {d.max_steps})"]
+    if d.guidance is not None:
+        parts.append(f"guidance {d.guidance:g}")
+    if d.sides:
+        parts.append("sides " + "/".join(str(side) for side in d.sides))
+    return ", ".join(parts) or "—"
+
+
+def _endpoint_line(model: ApiModel, route: Endpoint, price: str) -> str:
+    engine = ENGINE_MODELS[model.engine_model]
+    return (
+        f"| {model.id} | `POST {route.path}` | {route.mode} | {engine.pipeline} "
+        f"({engine.hub_id}) | {_defaults_label(model)} | {price} |"
+    )
+
+
+def catalog_markdown() -> str:
+    """docs/models.md: the registry with built-in defaults (a test keeps the file in step)."""
+    lines = [
+        "# Models and routes",
+        "",
+        "Generated from `src/fluxserve/catalog.py` by `fluxserve models --markdown`; "
+        "a test fails when this file and the registry differ.",
+        "",
+        "| model id | route | mode | pipeline (weights) | defaults | price |",
+        "|---|---|---|---|---|---|",
+    ]
+    built_in = Settings(data_dir=Path("."))
+    for model in API_MODELS.values():
+        price = price_label(built_in, model.id)
+        lines += [_endpoint_line(model, route, price) for route in model.endpoints]
+    return "\n".join(lines) + "\n"

@@ -9,12 +9,22 @@ import typer
 from fluxserve.cli.common import ConfigPath, DataDir, load
 
 
-def models(ctx: typer.Context, data_dir: DataDir = None, config: ConfigPath = None) -> None:
+def models(
+    ctx: typer.Context,
+    data_dir: DataDir = None,
+    config: ConfigPath = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print docs/models.md (built-in defaults).")
+    ] = False,
+) -> None:
     """List the catalog: model id, route, pipeline, weights (or "demo"), licence, price."""
     if ctx.invoked_subcommand is not None:
         return
-    from fluxserve.cli.catalog_table import print_catalog
+    from fluxserve.cli.catalog_table import catalog_markdown, print_catalog
 
+    if markdown:
+        typer.echo(catalog_markdown(), nl=False)
+        return
     print_catalog(load(data_dir=data_dir, config_path=config))
 
 
@@ -26,7 +36,7 @@ def models_pull(
     config: ConfigPath = None,
 ) -> None:
     """Download the hub weights that the configuration names (needs network access)."""
-    from fluxserve.engine.pull import pull_weights
+    from fluxserve.engine.loading.pull import pull_weights
 
     results = pull_weights(load(data_dir=data_dir, config_path=config), model)
     if not results:

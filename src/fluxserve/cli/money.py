@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from fluxserve.cli.common import ConfigPath, DatabaseUrl, DataDir, fail, load
 from fluxserve.errors import FluxServeError
@@ -16,6 +14,7 @@ from fluxserve.money import micros_to_usd, usd_to_micros
 
 if TYPE_CHECKING:
     from fluxserve.billing.keys import KeyStore
+    from fluxserve.billing.ledger import LedgerEntry
 
 
 def _keys(data_dir: Path | None, config: Path | None, database_url: str | None) -> KeyStore:
@@ -25,6 +24,12 @@ def _keys(data_dir: Path | None, config: Path | None, database_url: str | None) 
     settings = load(data_dir=data_dir, config_path=config, database_url_override=database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return KeyStore(Database.open(settings.database_url))
+
+
+PRIORITY_HELP = (
+    "Scheduling priority of the key's jobs: each point is worth `scheduling.aging_s` seconds "
+    "of queue time (docs/scheduling.md). Negative lowers it."
+)
 
 
 def _usd(value: str) -> int:
@@ -41,15 +46,51 @@ def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
     credit: Annotated[str, typer.Option(help="Starting wallet credit in USD.")] = "0",
     operator: Annotated[bool, typer.Option(help="Operator key: may read every request.")] = False,
+    priority: Annotated[int, typer.Option(help=PRIORITY_HELP)] = 0,
     data_dir: DataDir = None,
     config: ConfigPath = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create an API key; the key itself is the last line printed (it is shown only once)."""
+    """Create an API key and its webhook signing secret; the key itself is the last line
+    printed (both are shown only once)."""
     keys = _keys(data_dir, config, database_url)
-    record, plain = keys.create(name=name, credit_micros=_usd(credit), is_operator=operator)
+    try:
+        record, plain = keys.create(
+            name=name, credit_micros=_usd(credit), is_operator=operator, priority=priority
+        )
+    except FluxServeError as exc:
+        raise fail(exc.message) from None
     typer.echo(f"created key {record.id} ({record.name or 'unnamed'}), credit ${Decimal(credit)}")
+    typer.echo(f"webhook signing secret: {keys.webhook_secret(record.id)}")
     typer.echo(plain)
+
+
+def keys_priority(
+    key: str,
+    priority: Annotated[int, typer.Option(help=PRIORITY_HELP)],
+    data_dir: DataDir = None,
+    config: ConfigPath = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change a key's scheduling priority (by the key itself or its id); it applies to the jobs
+    it submits from then on."""
+    try:
+        record = _keys(data_dir, config, database_url).set_priority(key, priority)
+    except FluxServeError as exc:
+        raise fail(exc.message) from None
+    typer.echo(f"key {record.id} priority {record.priority}")
+
+
+def keys_rotate_webhook_secret(
+    key: str, data_dir: DataDir = None, config: ConfigPath = None, database_url: DatabaseUrl = None
+) -> None:
+    """Give a key (the key itself or its id) a new webhook signing secret, printed once;
+    deliveries are signed with it from now on, and the old one stops working."""
+    try:
+        secret = _keys(data_dir, config, database_url).rotate_webhook_secret(key)
+    except FluxServeError as exc:
+        raise fail(exc.message) from None
+    typer.echo(secret)
 
 
 def keys_disable(
@@ -99,12 +140,29 @@ def wallet_show(
     typer.echo(f"key {wallet.key_id}")
     typer.echo(f"balance ${micros_to_usd(wallet.balance_micros)}")
     typer.echo(f"held    ${micros_to_usd(wallet.held_micros)}")
-    table = Table("when", "kind", "amount", "request")
+    # Plain lines, not a table sized to the terminal: a narrow one must never cut an amount.
+    typer.echo("when  kind  amount  held-change  balance-after  held-after  request")
     for entry in ledger:
-        table.add_row(
-            entry.created_at.isoformat(timespec="seconds"),
-            entry.kind,
-            f"${micros_to_usd(entry.amount_micros)}",
-            entry.request_id or "",
-        )
-    Console().print(table)
+        typer.echo(ledger_line(entry))
+
+
+def ledger_line(entry: LedgerEntry) -> str:
+    """One ledger entry with every amount in full (a hold's own amount is $0.00: it only moves
+    money into held, which the held change shows)."""
+    change = entry.held_change_micros
+    fields = (
+        entry.created_at.isoformat(timespec="seconds"),
+        entry.kind,
+        _dollars(entry.amount_micros),
+        "?" if change is None else _dollars(change, plus=True),
+        _dollars(entry.balance_after_micros),
+        _dollars(entry.held_after_micros),
+        entry.request_id or "-",
+    )
+    return "  ".join(fields)
+
+
+def _dollars(micros: int, *, plus: bool = False) -> str:
+    """-$0.025, $0.025 (or +$0.025 with `plus`): exact, never rounded to cents."""
+    sign = "-" if micros < 0 else ("+" if plus and micros > 0 else "")
+    return f"{sign}${micros_to_usd(abs(micros))}"

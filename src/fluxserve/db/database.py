@@ -23,13 +23,14 @@ class Database:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> Database:
+    def open(cls, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Database:
         """Create the engine, apply SQLite pragmas, and run `alembic upgrade head`.
 
         For a SQLite file the parent folder is created. `sqlite://` (in memory) works too,
         on one shared connection, which is only useful in tests. A bare `postgresql://` URL
-        uses psycopg 3."""
-        engine = _create_engine(url)
+        uses psycopg 3 (which prepares a statement once a connection has run it 5 times).
+        `pool_size` + `max_overflow` bound the connections this process opens."""
+        engine = _create_engine(url, pool_size, max_overflow)
         try:
             upgrade_to_head(engine)
         except BaseException:
@@ -60,12 +61,22 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only transaction whose statements all see one moment, on PostgreSQL too
+        (REPEATABLE READ), for views that must add up across tables."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
     parsed = make_url(url)
     options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -73,10 +84,12 @@ def _create_engine(url: str) -> Engine:
         options["connect_args"] = {"check_same_thread": False}
         if sqlite.is_memory(parsed):
             options["poolclass"] = StaticPool
+        else:
+            options.update(pool_size=pool_size, max_overflow=max_overflow)
         engine = create_engine(parsed, **options)
         sqlite.install_hooks(engine)
         return engine
     if parsed.drivername == "postgresql":
         # psycopg 3 is the driver we ship with; SQLAlchemy's bare default is psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)

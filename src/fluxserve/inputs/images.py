@@ -26,6 +26,7 @@ class DecodedImage:
     format: str
     width: int
     height: int
+    png: bytes | None = None  # `to_png_bytes(data)`, when it was made ahead (off the loop)
 
 
 def decode_image(data: bytes, *, what: str, max_pixels: int) -> DecodedImage:

@@ -13,6 +13,8 @@ _FILTER_STATES: dict[str, frozenset[JobState]] = {
     "completed": frozenset({JobState.COMPLETED}),
     "failed": frozenset({JobState.FAILED, JobState.ERROR}),
     "error": frozenset({JobState.ERROR}),
+    "cancelled": frozenset({JobState.CANCELLED}),
+    "canceled": frozenset({JobState.CANCELLED}),  # Replicate's spelling
     "start": frozenset(),
     "output": frozenset(),
     "logs": frozenset(),
@@ -22,7 +24,7 @@ KNOWN_FILTER_VALUES: frozenset[str] = frozenset(_FILTER_STATES)
 
 
 def event_name(state: JobState) -> str:
-    """The webhook event of a terminal state: "completed", "failed" or "error"."""
+    """The webhook event of a terminal state: "completed", "failed", "error" or "cancelled"."""
     if state not in TERMINAL_STATES:
         raise ValueError(f"{state} is not a terminal state")
     return state.value.lower()

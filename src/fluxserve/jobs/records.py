@@ -16,10 +16,12 @@ class JobState(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     ERROR = "ERROR"
+    # Not in the spec: stopped by its owner, or by a sync call that gave up before it started.
+    CANCELLED = "CANCELLED"
 
 
 TERMINAL_STATES: frozenset[JobState] = frozenset(
-    {JobState.COMPLETED, JobState.FAILED, JobState.ERROR}
+    {JobState.COMPLETED, JobState.FAILED, JobState.ERROR, JobState.CANCELLED}
 )
 
 
@@ -28,8 +30,10 @@ class JobRecord:
     """One job as stored. All datetimes are timezone-aware UTC.
 
     `spec` is the validated, normalised request (JSON-serialisable); `price_micros` is what
-    was held when it was accepted; `alias` is a second public id (the schnell batch
-    `requestId`); `worker_id` and `lease_until` belong to whoever is processing it."""
+    was held when it was accepted; `output_keys` are storage keys (URLs are built when
+    answering); `alias` is a second public id (the schnell batch `requestId`). While it is
+    PROCESSING, `attempt_id` names the claim that runs it, on `worker_id` of node `node_id`,
+    and `lease_until` is renewed by that node's heartbeat."""
 
     request_id: str
     model_id: str
@@ -37,7 +41,7 @@ class JobRecord:
     state: JobState
     spec: dict[str, Any]
     price_micros: int
-    output_urls: list[str]
+    output_keys: list[str]
     media_type: str | None
     error: str | None
     progress: dict[str, Any] | None
@@ -51,8 +55,10 @@ class JobRecord:
     alias: str | None
     worker_id: str | None
     lease_until: datetime | None
+    node_id: str | None = None
+    attempt_id: str | None = None
 
     @property
     def is_terminal(self) -> bool:
-        """True once the job is COMPLETED, FAILED or ERROR."""
+        """True once the job is COMPLETED, FAILED, ERROR or CANCELLED."""
         return self.state in TERMINAL_STATES

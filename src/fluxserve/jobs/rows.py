@@ -19,7 +19,7 @@ def job_from_row(row: Row[Any]) -> JobRecord:
         state=JobState(m["state"]),
         spec=dict(m["spec"]),
         price_micros=int(m["price_micros"]),
-        output_urls=list(m["output_urls"]),
+        output_keys=list(m["output_keys"]),
         media_type=m["media_type"],
         error=m["error"],
         progress=None if m["progress"] is None else dict(m["progress"]),
@@ -33,4 +33,6 @@ def job_from_row(row: Row[Any]) -> JobRecord:
         alias=m["alias"],
         worker_id=m["worker_id"],
         lease_until=m["lease_until"],
+        node_id=m["node_id"],
+        attempt_id=m["attempt_id"],
     )

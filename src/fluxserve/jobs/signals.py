@@ -1,4 +1,5 @@
-"""In-process wake-ups: workers learn of new jobs, sync requests learn of finished ones.
+"""In-process wake-ups: workers learn of new jobs, sync requests learn of finished ones, a worker
+learns that the job it runs ended elsewhere (cancelled), and event streams learn of changes.
 
 These only shorten waits. Correctness never depends on them: workers also poll the store and
 waiters re-read it, so a job submitted on another node is still picked up and seen."""
@@ -8,7 +9,32 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import TypeVar
+
+_T = TypeVar("_T")
+_Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
+
+
+def _model_key(model_id: str) -> str:
+    return f"model:{model_id}"
+
+
+class ChangeWatch:
+    """Wakes an event stream when its job, or the queue of its model, changes. Registered from
+    creation on, so a change between a read and the next wait is never missed."""
+
+    def __init__(self, event: asyncio.Event) -> None:
+        self._event = event
+
+    def clear(self) -> None:
+        """Call before reading the store: only changes after this read wake the next wait."""
+        self._event.clear()
+
+    async def wait(self, timeout_s: float) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout_s)
 
 
 class JobSignals:
@@ -16,9 +42,9 @@ class JobSignals:
         self._work = threading.Condition()
         self._pending = 0
         self._lock = threading.Lock()
-        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = (
-            defaultdict(list)
-        )
+        self._waiters: dict[str, list[_Waiter]] = defaultdict(list)
+        self._watchers: dict[str, list[_Waiter]] = defaultdict(list)
+        self._ends: dict[str, list[threading.Event]] = defaultdict(list)
         self._finish_listeners: list[Callable[[], object]] = []
 
     def add_finish_listener(self, listener: Callable[[], object]) -> None:
@@ -45,10 +71,50 @@ class JobSignals:
     def job_finished(self, request_id: str) -> None:
         with self._lock:
             waiters = self._waiters.pop(request_id, [])
-        for loop, event in waiters:
+            watchers = list(self._watchers.get(request_id, []))
+            ends = list(self._ends.get(request_id, []))
+        for loop, event in waiters + watchers:
             loop.call_soon_threadsafe(event.set)
+        for end in ends:
+            end.set()
         for listener in self._finish_listeners:
             listener()
+
+    def job_changed(self, request_id: str, model_id: str) -> None:
+        """The job was claimed or progressed, or the queue of `model_id` moved."""
+        with self._lock:
+            watchers = [*self._watchers.get(request_id, [])]
+            watchers += self._watchers.get(_model_key(model_id), [])
+        for loop, event in watchers:
+            loop.call_soon_threadsafe(event.set)
+
+    @contextmanager
+    def ending(self, request_id: str) -> Iterator[threading.Event]:
+        """A flag (for a worker thread) set when the job is reported ended by anyone, e.g.
+        cancelled by its owner on any node, while this worker still runs it."""
+        end = threading.Event()
+        with self._lock:
+            self._ends[request_id].append(end)
+        try:
+            yield end
+        finally:
+            with self._lock:
+                _discard(self._ends, request_id, end)
+
+    @contextmanager
+    def changes(self, request_id: str, model_id: str) -> Iterator[ChangeWatch]:
+        """Watch a job and its model's queue (in an event loop) for as long as the block runs."""
+        item = (asyncio.get_running_loop(), asyncio.Event())
+        keys = (request_id, _model_key(model_id))
+        with self._lock:
+            for key in keys:
+                self._watchers[key].append(item)
+        try:
+            yield ChangeWatch(item[1])
+        finally:
+            with self._lock:
+                for key in keys:
+                    _discard(self._watchers, key, item)
 
     async def wait_finished(self, request_id: str, timeout_s: float) -> None:
         """Return when the job is reported finished or after `timeout_s`, whichever is first."""
@@ -62,8 +128,12 @@ class JobSignals:
             pass
         finally:
             with self._lock:
-                entries = self._waiters.get(request_id)
-                if entries and (loop, event) in entries:
-                    entries.remove((loop, event))
-                    if not entries:
-                        del self._waiters[request_id]
+                _discard(self._waiters, request_id, (loop, event))
+
+
+def _discard(table: dict[str, list[_T]], key: str, item: _T) -> None:
+    entries = table.get(key)
+    if entries and item in entries:
+        entries.remove(item)
+        if not entries:
+            del table[key]

@@ -9,8 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Operation = Literal["text_to_image", "image_to_image", "edit", "fill", "restore"]
-OutputFormat = Literal["jpeg", "jpg", "png", "webp"]
+from fluxserve.vocabulary import Acceleration, Operation, OutputFormat
 
 
 class LoraSpec(BaseModel):
@@ -43,7 +42,7 @@ class GenerationSpec(BaseModel):
     seeds: list[int]
     guidance: float | None = None
     strength: float | None = None
-    acceleration: Literal["none", "regular", "high"] = "none"
+    acceleration: Acceleration = "none"
     output_format: OutputFormat = "png"
     output_quality: int | None = None
     image_key: str | None = None

@@ -1,8 +1,12 @@
 """The job store: every state change is one transaction together with its money movement and
 its webhook outbox row, so a crash at any point loses nothing and charges nothing twice.
 
+Each claim is an *attempt* with its own id; every write a worker makes is guarded by it, so a
+stale attempt (its node thought dead, its job re-queued) can never finish or touch the job.
+
 Money policy: a job holds its price when accepted; only COMPLETED captures (charges) it;
-FAILED and ERROR release it, uncharged. A price of 0 touches neither wallet nor ledger."""
+FAILED, ERROR and CANCELLED release it, uncharged. A price of 0 touches neither wallet nor
+ledger."""
 
 from __future__ import annotations
 
@@ -10,25 +14,43 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, select, update
+from sqlalchemy import Connection, Select, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fluxserve.billing import wallet
 from fluxserve.db.clock import Clock, checked
 from fluxserve.db.database import Database
-from fluxserve.db.schema import jobs
-from fluxserve.jobs import events, outbox
+from fluxserve.db.retry import is_transient, retry_transient
+from fluxserve.db.schema import jobs, nodes
+from fluxserve.jobs import attempts, cancellation, idempotency, notify, scheduling, whereabouts
+from fluxserve.jobs.ending import finish
+from fluxserve.jobs.idempotency import DuplicateIdempotencyKey, IdempotencyClaim, IdempotentJob
 from fluxserve.jobs.records import JobRecord, JobState
 from fluxserve.jobs.rows import job_from_row
+from fluxserve.settings import SchedulingConfig
 
 WEBHOOK_STYLES = ("status", "batch")
+# One statement, its values passed as parameters: compiled once and reused from SQLAlchemy's
+# cache, where `.values(...)` would build and key a new statement per submit.
+_INSERT_JOB = insert(jobs).returning(*jobs.c)
+
+# How long a worker keeps trying to record a job's end while the database is unreachable. Longer
+# than a PostgreSQL restart; past it the job's lease expires and another node runs it again.
+FINISH_RETRY_S = 60.0
 
 
 class JobStore:
     """Jobs in the database, for the API (create, get) and for workers (claim, finish)."""
 
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock | None = None,
+        scheduling: SchedulingConfig | None = None,
+    ) -> None:
         self._db = db
         self._now = checked(clock)
+        self._scheduling = scheduling or SchedulingConfig()
 
     def create(
         self,
@@ -42,68 +64,103 @@ class JobStore:
         webhook_events: list[str] | None = None,
         webhook_style: str = "status",
         alias: str | None = None,
+        priority: int = 0,
+        idempotency_claim: IdempotencyClaim | None = None,
     ) -> JobRecord:
-        """Accept a QUEUED job and hold its price, in one transaction.
+        """Accept a QUEUED job and hold its price, in one transaction, with its
+        `idempotency_claim` if any; `priority` and its key's line place it in the claim order
+        (jobs/scheduling.py).
 
-        Raises InsufficientBalance (and leaves nothing behind) when the wallet is short."""
+        Raises InsufficientBalance (and leaves nothing behind) when the wallet is short, and
+        DuplicateIdempotencyKey (the same) when the claim's key already made a job."""
         if price_micros < 0:
             raise ValueError("price_micros must be >= 0")
         if webhook_style not in WEBHOOK_STYLES:
             raise ValueError(f"webhook_style must be one of {WEBHOOK_STYLES}")
         now = self._now()
-        with self._db.write() as conn:
-            row = conn.execute(
-                insert(jobs)
-                .values(
-                    request_id=request_id,
-                    model_id=model_id,
-                    key_id=key_id,
-                    state=JobState.QUEUED.value,
-                    spec=spec,
-                    price_micros=price_micros,
-                    output_urls=[],
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
-                    webhook_url=webhook_url,
-                    webhook_events=webhook_events,
-                    webhook_style=webhook_style,
-                    alias=alias,
-                )
-                .returning(*jobs.c)
-            ).one()
-            if price_micros > 0:
-                wallet.hold(conn, key_id, price_micros, request_id, now)
+        values = {
+            "request_id": request_id,
+            "model_id": model_id,
+            "key_id": key_id,
+            "state": JobState.QUEUED.value,
+            "spec": spec,
+            "price_micros": price_micros,
+            "output_keys": [],
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+            "webhook_url": webhook_url,
+            "webhook_events": webhook_events,
+            "webhook_style": webhook_style,
+            "alias": alias,
+            "priority": priority,
+        }
+        try:
+            with self._db.write() as conn:
+                values["sched_rank"] = scheduling.rank_for(
+                    conn, self._scheduling, key_id=key_id, model_id=model_id, priority=priority,
+                    now=now,
+                )  # fmt: skip
+                row = conn.execute(_INSERT_JOB, values).one()
+                if price_micros > 0:
+                    wallet.hold(conn, key_id, price_micros, request_id, now)
+                if idempotency_claim is not None:
+                    idempotency.record(conn, key_id, idempotency_claim, request_id, now)
+                notify.queued(conn, model_id)
+        except IntegrityError:
+            # PostgreSQL makes a concurrent twin wait for the first to commit, then refuses it
+            # here; SQLite's write lock serialises them the same way.
+            if idempotency_claim is None or self.idempotent(key_id, idempotency_claim.key) is None:
+                raise
+            raise DuplicateIdempotencyKey(idempotency_claim.key) from None
         return job_from_row(row)
+
+    def idempotent(self, key_id: str, key: str) -> IdempotentJob | None:
+        """What the live `Idempotency-Key` `key` of the API key `key_id` made, or None."""
+        with self._db.read() as conn:
+            return idempotency.find(conn, key_id, key, self._now())
 
     def get(self, request_id: str) -> JobRecord | None:
         """The job, or None."""
+        if _unstorable(request_id):
+            return None
         return self._get_where(jobs.c.request_id == request_id)
 
     def get_by_alias(self, alias: str) -> JobRecord | None:
         """The job with this alias (e.g. a schnell batch requestId), or None."""
+        if _unstorable(alias):
+            return None
         return self._get_where(jobs.c.alias == alias)
+
+    def whereabouts(self, job: JobRecord) -> dict[str, Any]:
+        """`queue_position` and `eta_s` of an unfinished job (see `jobs/whereabouts.py`)."""
+        if job.is_terminal:
+            return {}
+        with self._db.read() as conn:
+            return whereabouts.whereabouts(conn, job, self._now())
 
     def claim(
         self,
         worker_id: str,
+        node_id: str,
         lease_s: float,
         model_ids: Collection[str] | None = None,
         limit: int = 1,
     ) -> list[JobRecord]:
-        """Take up to `limit` of the oldest QUEUED jobs (of `model_ids`, when given).
+        """Take up to `limit` QUEUED jobs (of `model_ids`, when given), first in the
+        scheduling order (jobs/scheduling.py: priority, fair share between keys, age).
 
-        Each taken job becomes PROCESSING under `worker_id` with a lease of `lease_s` seconds
-        and one more attempt. No two claimers ever get the same job: PostgreSQL skips rows
-        another claimer has locked, SQLite lets one writer in at a time, and the UPDATE
-        re-checks the state either way."""
+        Each taken job becomes PROCESSING under a new attempt of `worker_id` on `node_id`, with
+        a lease of `lease_s` seconds that the node's heartbeat renews. No two claimers ever get
+        the same job: PostgreSQL skips rows another claimer has locked, SQLite lets one writer
+        in at a time, and the UPDATE re-checks the state either way."""
         if limit < 1 or (model_ids is not None and not model_ids):
             return []
         now = self._now()
         candidates = (
             select(jobs.c.request_id)
             .where(jobs.c.state == JobState.QUEUED.value)
-            .order_by(jobs.c.created_at, jobs.c.request_id)
+            .order_by(*scheduling.CLAIM_ORDER)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -111,83 +168,99 @@ class JobStore:
             candidates = candidates.where(jobs.c.model_id.in_(list(model_ids)))
         with self._db.write() as conn:
             ids = list(conn.scalars(candidates))
-            if not ids:
-                return []
-            claimed = self._start(conn, jobs.c.request_id.in_(ids), worker_id, lease_s, now)
+            started = [
+                attempts.start(conn, request_id, worker_id, node_id, lease_s, now)
+                for request_id in ids
+            ]
+            for job in started:
+                if job is not None:
+                    notify.changed(conn, job.request_id, job.model_id)
+        claimed = [job for job in started if job is not None]
         return sorted(claimed, key=lambda job: (job.created_at, job.request_id))
 
-    def claim_specific(self, request_id: str, worker_id: str, lease_s: float) -> JobRecord | None:
-        """Take this one job if it is still QUEUED; None otherwise."""
-        now = self._now()
-        with self._db.write() as conn:
-            claimed = self._start(conn, jobs.c.request_id == request_id, worker_id, lease_s, now)
-        return claimed[0] if claimed else None
+    def set_progress(self, job: JobRecord, progress: dict[str, Any]) -> bool:
+        """Record progress (shown in status). False (and no change) once `job`'s attempt is
+        not current: it was cancelled or given up on, and its worker should stop.
 
-    def renew_lease(self, request_id: str, worker_id: str, lease_s: float) -> bool:
-        """Extend the lease; False when the job is no longer this worker's to process."""
+        Progress is advisory: while the database is unreachable the write is dropped, never
+        raised into the generation it reports on (and the attempt counts as still current)."""
         now = self._now()
-        with self._db.write() as conn:
-            result = conn.execute(
-                update(jobs)
-                .where(*_owned(request_id, worker_id))
-                .values(lease_until=now + timedelta(seconds=lease_s))
-            )
-            return result.rowcount == 1
+        try:
+            with self._db.write() as conn:
+                result = conn.execute(
+                    update(jobs)
+                    .where(*attempts.current(job))
+                    .values(progress=progress, updated_at=now)
+                )
+                if result.rowcount == 0:
+                    return False
+                notify.changed(conn, job.request_id, job.model_id)
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+        return True
 
-    def set_progress(self, request_id: str, worker_id: str, progress: dict[str, Any]) -> None:
-        """Record progress (shown in status); ignored when the job is not this worker's."""
-        now = self._now()
+    def cancel(self, request_id: str, owner: str | None, error: str | None = None) -> JobRecord:
+        """CANCELLED now, hold released, webhook queued, all in one transaction; a running
+        attempt ends CANCELLED (its worker learns of it from the wake-up and stops). `owner`:
+        the key that must own the job (None: any). NotFound, or Conflict once it has ended."""
         with self._db.write() as conn:
-            conn.execute(
-                update(jobs)
-                .where(*_owned(request_id, worker_id))
-                .values(progress=progress, updated_at=now)
-            )
+            job = cancellation.locked(conn, request_id, owner)
+            return cancellation.cancel(conn, job, self._now(), error)
+
+    def cancel_if_queued(self, request_id: str, error: str) -> JobRecord:
+        """CANCELLED (as `cancel`) if the job has not started; else the job as it is."""
+        with self._db.write() as conn:
+            job = cancellation.locked(conn, request_id, None)
+            if job.state is not JobState.QUEUED:
+                return job
+            return cancellation.cancel(conn, job, self._now(), error)
 
     def complete(
-        self, request_id: str, worker_id: str, *, output_urls: list[str], media_type: str
+        self, job: JobRecord, *, output_keys: list[str], media_type: str
     ) -> JobRecord | None:
-        """COMPLETED with outputs; the hold is captured. None (and no change) unless the job
-        is PROCESSING under `worker_id`."""
-        values = {"output_urls": output_urls, "media_type": media_type, "error": None}
-        return self._finish_one(request_id, worker_id, JobState.COMPLETED, values)
+        """COMPLETED with outputs; the hold is captured. None (and no change) unless `job`'s
+        attempt is still the one running the job."""
+        values = {"output_keys": output_keys, "media_type": media_type, "error": None}
+        return self._finish_one(job, JobState.COMPLETED, values)
 
-    def fail(self, request_id: str, worker_id: str, *, error: str) -> JobRecord | None:
+    def fail(self, job: JobRecord, *, error: str) -> JobRecord | None:
         """FAILED (the request's own fault); the hold is released, uncharged."""
-        return self._finish_one(request_id, worker_id, JobState.FAILED, {"error": error})
+        return self._finish_one(job, JobState.FAILED, {"error": error})
 
-    def error(self, request_id: str, worker_id: str, *, error: str) -> JobRecord | None:
+    def error(self, job: JobRecord, *, error: str) -> JobRecord | None:
         """ERROR (a system fault); the hold is released, uncharged."""
-        return self._finish_one(request_id, worker_id, JobState.ERROR, {"error": error})
+        return self._finish_one(job, JobState.ERROR, {"error": error})
 
-    def recover(
-        self, *, max_attempts: int, now: datetime | None = None, all_processing: bool = False
-    ) -> list[JobRecord]:
-        """Deal with PROCESSING jobs whose worker is gone.
+    def rescue(self, *, max_attempts: int, node_timeout_s: float) -> list[JobRecord]:
+        """Jobs whose attempt is lost: their lease expired, or their node stopped or has not
+        beaten for `node_timeout_s`. Each goes back to QUEUED while it has attempts left, and
+        otherwise ends ERROR with its hold released. A live node's jobs are never touched."""
+        now = self._now()
+        dead_nodes = select(nodes.c.id).where(
+            or_(
+                nodes.c.heartbeat_at < now - timedelta(seconds=node_timeout_s),
+                nodes.c.stopped_at.is_not(None),
+            )
+        )
+        lost = or_(jobs.c.lease_until < now, jobs.c.node_id.in_(dead_nodes))
+        return self._rescue_where(lost, max_attempts, now)
 
-        Jobs whose lease has expired (or every PROCESSING job, with `all_processing`, when a
-        single-process server starts) go back to QUEUED while `attempts < max_attempts`, and
-        otherwise end as ERROR with their hold released. Returns the changed jobs."""
-        at = now or self._now()
-        stale = select(jobs).where(jobs.c.state == JobState.PROCESSING.value)
-        if not all_processing:
-            stale = stale.where(jobs.c.lease_until < at)
-        stale = stale.order_by(jobs.c.created_at).with_for_update(skip_locked=True)
-        changed: list[JobRecord] = []
+    def rescue_node(self, node_id: str, *, max_attempts: int) -> list[JobRecord]:
+        """Every PROCESSING job of `node_id`, at once: for a node known to be dead (this
+        process's own previous life, before a restart)."""
+        return self._rescue_where(jobs.c.node_id == node_id, max_attempts, self._now())
+
+    def hand_back(self, node_id: str) -> list[JobRecord]:
+        """Re-queue at once, without spending an attempt, every PROCESSING job of `node_id`:
+        a node stopping gracefully that could not finish them in time."""
+        now = self._now()
         with self._db.write() as conn:
-            for job in [job_from_row(row) for row in conn.execute(stale)]:
-                result = self._recover_one(conn, job, max_attempts, at)
-                if result is not None:
-                    changed.append(result)
-        return changed
-
-    def queued_count(self, model_ids: Collection[str] | None = None) -> int:
-        """How many jobs wait (for `model_ids`, when given)."""
-        query = select(func.count()).select_from(jobs).where(jobs.c.state == JobState.QUEUED.value)
-        if model_ids is not None:
-            query = query.where(jobs.c.model_id.in_(list(model_ids)))
-        with self._db.read() as conn:
-            return int(conn.execute(query).scalar_one())
+            running = [
+                job_from_row(r) for r in conn.execute(_processing(jobs.c.node_id == node_id))
+            ]
+            back = [attempts.requeue(conn, job, now, "HANDED_BACK") for job in running]
+        return [job for job in back if job is not None]
 
     def _get_where(self, condition: Any) -> JobRecord | None:
         query: Select[Any] = select(jobs).where(condition)
@@ -195,89 +268,59 @@ class JobStore:
             row = conn.execute(query).one_or_none()
         return None if row is None else job_from_row(row)
 
-    def _start(
-        self, conn: Connection, which: Any, worker_id: str, lease_s: float, now: datetime
-    ) -> list[JobRecord]:
-        rows = conn.execute(
-            update(jobs)
-            .where(which, jobs.c.state == JobState.QUEUED.value)
-            .values(
-                state=JobState.PROCESSING.value,
-                attempts=jobs.c.attempts + 1,
-                worker_id=worker_id,
-                lease_until=now + timedelta(seconds=lease_s),
-                updated_at=now,
-            )
-            .returning(*jobs.c)
-        ).all()
-        return [job_from_row(row) for row in rows]
-
     def _finish_one(
-        self, request_id: str, worker_id: str, state: JobState, values: dict[str, Any]
+        self, job: JobRecord, state: JobState, values: dict[str, Any]
     ) -> JobRecord | None:
-        now = self._now()
+        tries = 0
+
+        def once() -> JobRecord | None:
+            nonlocal tries
+            tries += 1
+            with self._db.write() as conn:
+                done = finish(conn, job, state, values, self._now())
+                if done is None and tries > 1:
+                    # A connection may drop after its COMMIT landed: then this attempt did
+                    # finish the job, and must not take itself for a stale one.
+                    return _landed(conn, job, state)
+                return done
+
+        return retry_transient(once, within_s=FINISH_RETRY_S)
+
+    def _rescue_where(self, condition: Any, max_attempts: int, now: datetime) -> list[JobRecord]:
+        changed: list[JobRecord] = []
         with self._db.write() as conn:
-            return _finish(conn, request_id, worker_id, state, values, now)
-
-    def _recover_one(
-        self, conn: Connection, job: JobRecord, max_attempts: int, now: datetime
-    ) -> JobRecord | None:
-        if job.attempts >= max_attempts:
-            message = f"Processing was interrupted {job.attempts} time(s); giving up"
-            return _finish(
-                conn, job.request_id, job.worker_id, JobState.ERROR, {"error": message}, now
-            )
-        row = conn.execute(
-            update(jobs)
-            .where(*_owned(job.request_id, job.worker_id))
-            .values(
-                state=JobState.QUEUED.value,
-                worker_id=None,
-                lease_until=None,
-                progress=None,
-                updated_at=now,
-            )
-            .returning(*jobs.c)
-        ).one_or_none()
-        return None if row is None else job_from_row(row)
+            for job in [job_from_row(row) for row in conn.execute(_processing(condition))]:
+                if job.attempts >= max_attempts:
+                    message = f"Processing was interrupted {job.attempts} time(s); giving up"
+                    result = finish(conn, job, JobState.ERROR, {"error": message}, now, "LOST")
+                else:
+                    result = attempts.requeue(conn, job, now, "LOST")
+                if result is not None:
+                    changed.append(result)
+        return changed
 
 
-def _owned(request_id: str, worker_id: str | None) -> tuple[Any, ...]:
-    """The guard of every worker write: still PROCESSING, still this worker's."""
-    return (
-        jobs.c.request_id == request_id,
-        jobs.c.state == JobState.PROCESSING.value,
-        jobs.c.worker_id == worker_id,
-    )
+def _unstorable(key: str) -> bool:
+    """No stored id holds NUL, and PostgreSQL refuses NUL in a query parameter: such a
+    lookup is simply "not found", on every backend alike."""
+    return "\x00" in key
 
 
-def _finish(
-    conn: Connection,
-    request_id: str,
-    worker_id: str | None,
-    state: JobState,
-    values: dict[str, Any],
-    now: datetime,
-) -> JobRecord | None:
-    """End a job: state, times, money and webhook, all in the caller's transaction."""
+def _landed(conn: Connection, job: JobRecord, state: JobState) -> JobRecord | None:
     row = conn.execute(
-        update(jobs)
-        .where(*_owned(request_id, worker_id))
-        .values(state=state.value, updated_at=now, completed_at=now, lease_until=None, **values)
-        .returning(*jobs.c)
-    ).one_or_none()
-    if row is None:
-        return None
-    job = job_from_row(row)
-    if job.price_micros > 0:
-        settle = wallet.capture if state is JobState.COMPLETED else wallet.release
-        settle(conn, job.key_id, job.price_micros, job.request_id, now)
-    if job.webhook_url is not None and events.allows(job.webhook_events, state):
-        outbox.enqueue(
-            conn,
-            request_id=job.request_id,
-            url=job.webhook_url,
-            event=events.event_name(state),
-            at=now,
+        select(jobs).where(
+            jobs.c.request_id == job.request_id,
+            jobs.c.attempt_id == job.attempt_id,
+            jobs.c.state == state.value,
         )
-    return job
+    ).one_or_none()
+    return None if row is None else job_from_row(row)
+
+
+def _processing(condition: Any) -> Select[Any]:
+    return (
+        select(jobs)
+        .where(jobs.c.state == JobState.PROCESSING.value, condition)
+        .order_by(jobs.c.created_at)
+        .with_for_update(skip_locked=True)
+    )

@@ -1,6 +1,7 @@
 """Content safety, torch-free: one normalised policy, the prompt check, the prompt sanitizer.
 
-The image check (the second line) lives in `fluxserve.engine.safety_image`, since it runs a model.
+The image check (the second line) is `image_check.py`, chosen and run by the worker; its torch
+half is `fluxserve.engine.image_classifier`.
 """
 
 from fluxserve.safety.policy import SafetyPolicy, ToleranceScale

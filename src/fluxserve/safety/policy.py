@@ -14,6 +14,7 @@ Every scale in the hosted API reference is strict at its low end:
     flux-pro-1-1 ultra ("1".."6")                 1 -> 1.0    2 -> 0.8    3 -> 0.6
                                                   4 -> 0.4    5 -> 0.2    6 -> 0.0
     flux-kontext-restore-image (0..2, dflt 2)     0 -> 1.0    1 -> 0.5    2 -> 0.0
+    OpenAI `moderation` ("auto" 1, "low" 2)       1 -> 0.5    2 -> 0.0
     endpoints without a tolerance                 DEFAULT_STRICTNESS (0.5)
 
 `enabled` comes from `enable_safety_checker` (or the negation of fill-dev's
@@ -96,6 +97,9 @@ FLUX2_PRO_IMAGE_TO_IMAGE_SCALE = ToleranceScale(minimum=1, maximum=3, default=2)
 FLUX2_PRO_TEXT_TO_IMAGE_SCALE = ToleranceScale(minimum=1, maximum=4, default=2)
 FLUX_PRO_ULTRA_SCALE = ToleranceScale(minimum=1, maximum=6, default=2)
 KONTEXT_RESTORE_SCALE = ToleranceScale(minimum=0, maximum=2, default=2)
+# The OpenAI Images API's `moderation`: "auto" is our default line, "low" the permissive end.
+OPENAI_MODERATION_SCALE = ToleranceScale(minimum=0, maximum=2, default=1)
+OPENAI_MODERATION_LEVELS = {"auto": 1, "low": 2}
 
 
 def _parse_level(value: int | str, scale_min: int, scale_max: int) -> int:

@@ -2,17 +2,22 @@
 
 A key is a relative, slash-separated path such as "outputs/<request_id>/output-0.png". Its
 extension decides its content type, so every backend answers the same type for the same key.
+Its first folder decides who may read it: keys under `outputs/` are public (clients get URLs
+to them); every other key (inputs, datasets, fetched LoRA files, checkpoints) is private and
+has no URL at all.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Protocol
 
 MAX_KEY_LENGTH = 1024
 # Letters, digits and "._~-" only; a segment may not start with "." (no "..", no hidden files).
 _SEGMENT = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]*$")
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
+PUBLIC_PREFIX = "outputs/"
 CONTENT_TYPES: dict[str, str] = {
     "png": "image/png",
     "jpg": "image/jpeg",
@@ -31,7 +36,8 @@ class MediaStorage(Protocol):
     """Where output images and trained files live, and the URLs clients fetch them from."""
 
     def put(self, key: str, data: bytes, content_type: str) -> str:
-        """Store `data` under `key` (replacing what was there) and return its public URL."""
+        """Store `data` under `key` (replacing what was there) and return its public URL; for
+        a private key, where it is kept (a locator no client can fetch)."""
         ...
 
     def get(self, key: str) -> tuple[bytes, str] | None:
@@ -39,7 +45,13 @@ class MediaStorage(Protocol):
         ...
 
     def url_for(self, key: str) -> str:
-        """The public URL of `key` (whether or not it is stored yet)."""
+        """The public URL of `key` (whether or not it is stored yet); ValueError for a private
+        key."""
+        ...
+
+    def url_expires_at(self) -> datetime | None:
+        """The earliest time a URL that `url_for` gives from now on may stop working; None
+        when URLs do not expire."""
         ...
 
     def delete_prefix(self, prefix: str) -> None:
@@ -65,6 +77,19 @@ def validate_key(key: str) -> str:
                 f"storage key {key!r} may hold only letters, digits and '._~-', "
                 "and no segment may start with '.'"
             )
+    return key
+
+
+def is_public_key(key: str) -> bool:
+    """Whether `key` is an output, which clients may fetch by URL."""
+    return key.startswith(PUBLIC_PREFIX)
+
+
+def public_key(key: str) -> str:
+    """`key` when it is a valid public key; ValueError (never a URL) for a private one."""
+    validate_key(key)
+    if not is_public_key(key):
+        raise ValueError(f"storage key {key!r} is private and has no URL")
     return key
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from fluxserve.errors import InvalidRequest
+from fluxserve.provenance.signer import Signing
 
 OUTPUT_FORMATS: dict[str, tuple[str, str, str]] = {
     "jpeg": ("JPEG", "image/jpeg", "jpg"),
@@ -31,9 +32,12 @@ class EncodedImage:
 PNG_COMPRESS_LEVEL = 1
 
 
-def encode_image(image: Image.Image, fmt: str, quality: int | None = None) -> EncodedImage:
+def encode_image(
+    image: Image.Image, fmt: str, quality: int | None = None, signing: Signing | None = None
+) -> EncodedImage:
     """`image` encoded as jpeg/jpg, png or webp. `quality` (0..100) applies to jpeg and webp
-    (defaults 90 and 80) and is ignored for png. JPEG drops any alpha channel."""
+    (defaults 90 and 80) and is ignored for png. JPEG drops any alpha channel. With `signing`
+    the bytes carry a signed C2PA manifest (or, if signing fails, per the signer's policy)."""
     spec = OUTPUT_FORMATS.get(fmt.strip().lower())
     if spec is None:
         raise InvalidRequest(f"output_format must be one of: {', '.join(OUTPUT_FORMATS)}")
@@ -48,7 +52,8 @@ def encode_image(image: Image.Image, fmt: str, quality: int | None = None) -> En
         options["quality"] = DEFAULT_QUALITY[pil_format] if quality is None else quality
     out = io.BytesIO()
     _in_storable_mode(image, pil_format).save(out, format=pil_format, **options)
-    return EncodedImage(data=out.getvalue(), content_type=content_type, extension=extension)
+    data = out.getvalue() if signing is None else signing.apply(out.getvalue(), content_type)
+    return EncodedImage(data=data, content_type=content_type, extension=extension)
 
 
 def _in_storable_mode(image: Image.Image, pil_format: str) -> Image.Image:

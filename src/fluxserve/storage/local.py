@@ -1,4 +1,5 @@
-"""Media on local disk under the data folder, served by fluxserve itself at /media/<key>."""
+"""Media on local disk under the data folder; fluxserve itself serves the outputs at
+/media/<key>, behind signed links that expire when a signer is given."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import contextlib
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from fluxserve.storage.base import (
     check_content_type,
     content_type_for,
+    is_public_key,
+    public_key,
     validate_key,
     validate_prefix,
 )
+from fluxserve.storage.url_signing import UrlSigner
 
 
 class LocalStorage:
@@ -24,9 +29,10 @@ class LocalStorage:
     answer None, so a hostile path in a URL is simply not found.
     """
 
-    def __init__(self, root: Path, public_base_url: str) -> None:
+    def __init__(self, root: Path, public_base_url: str, signer: UrlSigner | None = None) -> None:
         self._root = root.resolve()
         self._base_url = public_base_url.rstrip("/")
+        self._signer = signer
 
     @property
     def root(self) -> Path:
@@ -38,7 +44,7 @@ class LocalStorage:
         path = self._inside_root(self._root / key)
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, data)
-        return self.url_for(key)
+        return self.url_for(key) if is_public_key(key) else path.as_uri()
 
     def get(self, key: str) -> tuple[bytes, str] | None:
         path = self.path_for(key)
@@ -50,7 +56,17 @@ class LocalStorage:
             return None
 
     def url_for(self, key: str) -> str:
-        return f"{self._base_url}/media/{validate_key(key)}"
+        path = public_key(key) if self._signer is None else self._signer.path(public_key(key))
+        return f"{self._base_url}/media/{path}"
+
+    def url_expires_at(self) -> datetime | None:
+        return None if self._signer is None else self._signer.expires_at()
+
+    def check_link(self, key: str, expires: str | None, sig: str | None) -> None:
+        """Refuses (Forbidden, MediaLinkExpired) a link to `key` that this storage would
+        not give out now; links are unsigned (always good) without a signer."""
+        if self._signer is not None:
+            self._signer.check(key, expires, sig)
 
     def delete_prefix(self, prefix: str) -> None:
         folder = self._inside_root(self._root / validate_prefix(prefix))

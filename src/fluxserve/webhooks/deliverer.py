@@ -18,6 +18,9 @@ What a receiver gets
     - ``X-Fluxserve-Event``: what happened (the outbox row's event, e.g. ``completed``)
     - ``X-Fluxserve-Delivery``: the delivery id
     - ``X-Fluxserve-Signature: t=<unix seconds>,v1=<hex>`` when the operator set a secret
+    - ``webhook-id``, ``webhook-timestamp``, ``webhook-signature`` (Standard Webhooks), signed
+      with the secret of the API key that made the request (see `fluxserve.webhooks.standard`);
+      ``webhook-id`` is ``msg_<delivery id>``, the same on every retry of one delivery
 
     Any 2xx means delivered. ``410 Gone`` means "never send this again". Anything else, a
     timeout or a connection failure is retried with exponential backoff and jitter, up to the
@@ -46,6 +49,8 @@ import asyncio
 import json
 import logging
 import random
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Self
@@ -57,14 +62,20 @@ from fluxserve.errors import InputFetchError
 from fluxserve.jobs.outbox import Outbox, OutboxItem
 from fluxserve.jobs.records import JobRecord
 from fluxserve.jobs.store import JobStore
-from fluxserve.jobs.views import batch_status_body, status_body
+from fluxserve.jobs.views import UrlFor, batch_status_body, status_body
 from fluxserve.netguard import IPAddress, Resolver, Route, checked_addresses, pinned_route
 from fluxserve.settings import Settings
 from fluxserve.webhooks.signing import SIGNATURE_HEADER, signature_header
+from fluxserve.webhooks.standard import delivery_id, standard_headers
+
+# An API key's id -> its webhook signing secret (None: unsigned).
+SecretFor = Callable[[str], str | None]
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 20
+# A row whose host is at its `per_host` limit is handed back and looked at again this much
+# later: short enough to follow the host's pace, long enough not to spin on the database.
+BUSY_HOST_DELAY_S = 1.0
 # How long a pass holds its rows away from other deliverers on the same database; beyond the
 # request timeout, room for DNS and bookkeeping. A deliverer that dies lets them fall due again.
 CLAIM_MARGIN_S = 60.0
@@ -81,6 +92,8 @@ class WebhookPolicy:
     backoff_max_s: float = 600.0
     secret: str | None = None
     allow_private: bool = False
+    max_concurrent: int = 128
+    per_host: int = 8
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebhookPolicy:
@@ -90,6 +103,8 @@ class WebhookPolicy:
             backoff_base_s=settings.webhook_backoff_base_s,
             secret=settings.webhook_secret,
             allow_private=settings.allow_private_urls,
+            max_concurrent=settings.webhook_concurrency,
+            per_host=settings.webhook_per_host,
         )
 
     def retry_delay_s(self, attempts: int, rng: random.Random) -> float:
@@ -98,6 +113,15 @@ class WebhookPolicy:
         lock step)."""
         ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** min(attempts, 62))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """What one look at the outbox did: rows asked for, rows claimed, deliveries started."""
+
+    requested: int
+    claimed: int
+    started: list[asyncio.Task[None]]
 
 
 @dataclass(frozen=True)
@@ -121,25 +145,35 @@ class WebhookDeliverer:
         self,
         outbox: Outbox,
         jobs: JobStore,
-        public_url: str,
+        url_for: UrlFor,
         policy: WebhookPolicy,
         client: httpx.AsyncClient | None = None,
         clock: Clock | None = None,
         *,
         resolver: Resolver | None = None,
+        secret_for: SecretFor | None = None,
     ) -> None:
-        """`public_url` is this server's base URL (for polling and media URLs in bodies);
-        `resolver` replaces the system DNS resolver (tests)."""
+        """`url_for` builds media URLs in bodies; `resolver` replaces the system DNS resolver
+        (tests); `secret_for` gives a key's Standard Webhooks secret (read at every try, so a
+        rotated secret signs at once)."""
         self._outbox = outbox
         self._jobs = jobs
-        self._public_url = public_url.rstrip("/")
+        self._url_for = url_for
         self._policy = policy
         self._owns_client = client is None
         # trust_env=False: no proxy or .netrc picked up from the environment by surprise.
-        self._client = client or httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self._client = client or httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=policy.max_concurrent),
+        )
         self._clock = clock or utc_now
         self._resolver = resolver
+        self._secret_for = secret_for
         self._rng = random.Random()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._host_load: Counter[str] = Counter()
+        self._slot_freed = asyncio.Event()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this deliverer made it."""
@@ -153,33 +187,76 @@ class WebhookDeliverer:
         await self.aclose()
 
     async def deliver_due(self) -> int:
-        """One pass: try every due row (up to a batch) concurrently; return how many."""
-        claim_s = self._policy.timeout_s + CLAIM_MARGIN_S
-        items = await asyncio.to_thread(self._outbox.due, BATCH_SIZE, self._clock(), claim_s)
-        results = await asyncio.gather(
-            *(self._deliver_one(item) for item in items), return_exceptions=True
-        )
-        for item, result in zip(items, results, strict=True):
-            if isinstance(result, Exception):
-                # Bookkeeping failed (database down?): the row's claim lapses and it is tried
-                # again, so the receiver may see this delivery twice, never zero times.
-                logger.error("could not record webhook delivery %s", item.id, exc_info=result)
-        return len(items)
+        """One pass: start every due row there is room for, wait for those; return how many
+        rows were claimed (started or, their host being busy, handed back for later)."""
+        pass_ = await self._start_due()
+        await asyncio.gather(*pass_.started)
+        return pass_.claimed
 
     async def run(
         self, stop: asyncio.Event, poll_s: float = 0.5, wake: asyncio.Event | None = None
     ) -> None:
-        """Deliver until `stop` is set, polling every `poll_s` seconds, or at once when `wake`
-        is set (the app sets it when a job ends; from a worker thread, through
-        `loop.call_soon_threadsafe(wake.set)`). A failing pass is logged, never fatal."""
-        while not stop.is_set():
-            try:
-                attempted = await self.deliver_due()
-            except Exception:
-                logger.exception("webhook delivery pass failed; retrying in %.1f s", poll_s)
-                attempted = 0
-            if attempted < BATCH_SIZE:  # a full batch means more may be due right now
-                await _wait_for_either(stop, wake, poll_s)
+        """Deliver until `stop` is set: each due row goes out as soon as the pool has room, and
+        the pool is refilled whenever a delivery ends, when `wake` is set (the app sets it when
+        a job ends; from a worker thread, through `loop.call_soon_threadsafe(wake.set)`), or
+        every `poll_s` seconds. A failing pass is logged, never fatal. On stop, deliveries in
+        flight are waited for (each is bounded by the policy's timeout)."""
+        try:
+            while not stop.is_set():
+                self._slot_freed.clear()
+                try:
+                    pass_ = await self._start_due()
+                except Exception:
+                    logger.exception("webhook delivery pass failed; retrying in %.1f s", poll_s)
+                    pass_ = _Pass(requested=0, claimed=0, started=[])
+                more_due = pass_.claimed > 0 and pass_.claimed == pass_.requested
+                if more_due and len(self._in_flight) < self._policy.max_concurrent:
+                    continue  # rows were handed back for busy hosts: others may be due
+                await _wait_for_any(stop, wake, self._slot_freed, timeout=poll_s)
+        finally:
+            if self._in_flight:
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _start_due(self) -> _Pass:
+        """Claim as many due rows as the pool has room for and start a delivery for each,
+        except rows whose host already has `per_host` deliveries in flight: those are handed
+        back, due a little later, so that one slow host cannot take the whole pool."""
+        room = self._policy.max_concurrent - len(self._in_flight)
+        if room <= 0:
+            return _Pass(requested=0, claimed=0, started=[])
+        claim_s = self._policy.timeout_s + CLAIM_MARGIN_S
+        items = await asyncio.to_thread(self._outbox.due, room, self._clock(), claim_s)
+        started: list[asyncio.Task[None]] = []
+        busy: list[int] = []
+        for item in items:
+            host = _host_key(item.url)
+            if self._host_load[host] >= self._policy.per_host:
+                busy.append(item.id)
+                continue
+            self._host_load[host] += 1
+            task = asyncio.create_task(self._deliver_in_pool(item, host))
+            self._in_flight.add(task)
+            started.append(task)
+        if busy:
+            later = self._clock() + timedelta(seconds=BUSY_HOST_DELAY_S)
+            await asyncio.to_thread(self._outbox.defer, busy, later)
+        return _Pass(requested=room, claimed=len(items), started=started)
+
+    async def _deliver_in_pool(self, item: OutboxItem, host: str) -> None:
+        try:
+            await self._deliver_one(item)
+        except Exception as exc:
+            # Bookkeeping failed (database down?): the row's claim lapses and it is tried
+            # again, so the receiver may see this delivery twice, never zero times.
+            logger.error("could not record webhook delivery %s", item.id, exc_info=exc)
+        finally:
+            self._host_load[host] -= 1
+            if self._host_load[host] <= 0:
+                del self._host_load[host]
+            task = asyncio.current_task()
+            if task is not None:
+                self._in_flight.discard(task)
+            self._slot_freed.set()
 
     async def _deliver_one(self, item: OutboxItem) -> None:
         try:
@@ -187,29 +264,37 @@ class WebhookDeliverer:
             if job is None:
                 outcome = _Outcome(error=f"job {item.request_id} no longer exists", final=True)
             else:
-                outcome = await self._post(item, encode_body(self._render(job)))
+                secret = await self._key_secret(job.key_id)
+                outcome = await self._post(item, encode_body(self._render(job)), secret)
         except Exception as exc:
             # A bug in rendering must not wedge the row: count it as a failed try.
             logger.exception("webhook delivery %s failed unexpectedly", item.id)
             outcome = _Outcome(error=f"internal error: {type(exc).__name__}")
         await asyncio.to_thread(self._record, item, outcome)
 
+    async def _key_secret(self, key_id: str) -> str | None:
+        if self._secret_for is None:
+            return None
+        return await asyncio.to_thread(self._secret_for, key_id)
+
     def _render(self, job: JobRecord) -> dict[str, Any]:
         if job.webhook_style == "batch":
-            return batch_status_body(job, self._public_url)
-        return status_body(job, self._public_url)
+            return batch_status_body(job, self._url_for)
+        return status_body(job, self._url_for)
 
-    async def _post(self, item: OutboxItem, body: bytes) -> _Outcome:
+    async def _post(self, item: OutboxItem, body: bytes, secret: str | None = None) -> _Outcome:
         """One try, DNS included, bounded by the policy's timeout."""
         try:
             async with asyncio.timeout(self._policy.timeout_s):
-                return await self._resolve_and_send(item, body)
+                return await self._resolve_and_send(item, body, secret)
         except (TimeoutError, httpx.TimeoutException):
             return _Outcome(error=f"timed out after {self._policy.timeout_s:g} s")
         except httpx.HTTPError as exc:
             return _Outcome(error=f"connection failed: {type(exc).__name__}: {exc}")
 
-    async def _resolve_and_send(self, item: OutboxItem, body: bytes) -> _Outcome:
+    async def _resolve_and_send(
+        self, item: OutboxItem, body: bytes, secret: str | None
+    ) -> _Outcome:
         try:
             addresses = await checked_addresses(
                 item.url,
@@ -221,7 +306,7 @@ class WebhookDeliverer:
             return _Outcome(error=exc.message, final=True)
         except OSError as exc:  # DNS trouble may pass; try again later
             return _Outcome(error=f"webhook host did not resolve: {exc}")
-        headers = self._headers(item, body)
+        headers = self._headers(item, body, secret)
         return await self._send_to_any(httpx.URL(item.url), addresses, headers, body)
 
     async def _send_to_any(
@@ -252,7 +337,7 @@ class WebhookDeliverer:
         await response.aclose()  # the receiver's answer body is of no interest
         return _classify(response.status_code)
 
-    def _headers(self, item: OutboxItem, body: bytes) -> dict[str, str]:
+    def _headers(self, item: OutboxItem, body: bytes, secret: str | None) -> dict[str, str]:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "fluxserve",
@@ -262,9 +347,11 @@ class WebhookDeliverer:
             # session verified for one host name must not carry a request for another.
             "Connection": "close",
         }
+        stamp = int(self._clock().timestamp())
         if self._policy.secret:
-            stamp = int(self._clock().timestamp())
             headers[SIGNATURE_HEADER] = signature_header(self._policy.secret, stamp, body)
+        if secret:
+            headers.update(standard_headers(secret, delivery_id(item.id), stamp, body))
         return headers
 
     def _record(self, item: OutboxItem, outcome: _Outcome) -> None:
@@ -273,16 +360,17 @@ class WebhookDeliverer:
             return
         error = outcome.error or "unknown error"
         tries = item.attempts + 1
+        code = outcome.status_code
         if outcome.final:
             logger.warning("webhook delivery %s given up: %s", item.id, error)
-            self._outbox.give_up(item.id, error)
+            self._outbox.give_up(item.id, error, code)
         elif tries >= self._policy.max_attempts:
             logger.warning("webhook delivery %s given up after %d tries: %s", item.id, tries, error)
-            self._outbox.give_up(item.id, f"{error} (gave up after {tries} attempts)")
+            self._outbox.give_up(item.id, f"{error} (gave up after {tries} attempts)", code)
         else:
             delay = self._policy.retry_delay_s(item.attempts, self._rng)
             next_at = self._clock() + timedelta(seconds=delay)
-            self._outbox.reschedule(item.id, next_at, error)
+            self._outbox.reschedule(item.id, next_at, error, code)
 
 
 def _classify(status_code: int) -> _Outcome:
@@ -293,9 +381,21 @@ def _classify(status_code: int) -> _Outcome:
     return _Outcome(status_code=status_code, error=f"receiver answered HTTP {status_code}")
 
 
-async def _wait_for_either(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:
-    """Sleep up to `timeout`, waking early when `stop` or `wake` is set; clears `wake`."""
-    waiters = [asyncio.ensure_future(stop.wait())]
+def _host_key(url: str) -> str:
+    """Deliveries are limited per receiver origin (host and port)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return url
+    return f"{parsed.host}:{parsed.port or parsed.scheme}"
+
+
+async def _wait_for_any(
+    stop: asyncio.Event, wake: asyncio.Event | None, freed: asyncio.Event, timeout: float
+) -> None:
+    """Sleep up to `timeout`, waking early when `stop`, `wake` or `freed` is set; clears
+    `wake`."""
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(freed.wait())]
     if wake is not None:
         waiters.append(asyncio.ensure_future(wake.wait()))
     try:

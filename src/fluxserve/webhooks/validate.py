@@ -1,14 +1,16 @@
 """Accept-time check of a client's webhook URL (the spec's "Invalid webhook URL").
 
-Only the URL's shape is checked here; whether its host is allowed (SSRF) is decided at
-delivery time, when the name is resolved, because DNS answers change.
+The URL's shape is checked here, and a host that is a non-public address by its very spelling
+(an IP literal, `localhost`) is refused, since it could never be delivered to. Names that need
+DNS are judged again at delivery time, when they are resolved, because DNS answers change.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from fluxserve.errors import InvalidRequest
+from fluxserve.errors import InputFetchError, InvalidRequest
+from fluxserve.netguard import refuse_private_literal
 
 MAX_WEBHOOK_URL_LENGTH = 2048
 INVALID_WEBHOOK_URL = "Invalid webhook URL"
@@ -30,4 +32,15 @@ def validate_webhook_url(url: str) -> str:
         raise InvalidRequest(INVALID_WEBHOOK_URL) from exc
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InvalidRequest(INVALID_WEBHOOK_URL)
+    return url
+
+
+def check_webhook_target(url: str, *, allow_private: bool) -> str:
+    """`validate_webhook_url`, then refuse (InvalidRequest) a host that is loopback, private,
+    link-local or otherwise non-public by its spelling, unless `allow_private`."""
+    url = validate_webhook_url(url)
+    try:
+        refuse_private_literal(url, allow_private=allow_private, what="webhook URL")
+    except InputFetchError as exc:
+        raise InvalidRequest(exc.message) from None
     return url

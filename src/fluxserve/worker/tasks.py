@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 from pathlib import Path
 
 from PIL import Image as PILImage
 from PIL.Image import Image
 
-from fluxserve.engine.messages import GenerateTask, LoraRef
+from fluxserve.engine.boundary.messages import GenerateTask, LoraRef
 from fluxserve.errors import InvalidRequest
+from fluxserve.inputs.sizes import snap_to_multiple
+from fluxserve.jobs.records import JobRecord
 from fluxserve.jobs.spec import GenerationSpec
+from fluxserve.provenance.facts import OutputFacts
+from fluxserve.provenance.signer import ContentSigner, Signing
 from fluxserve.storage.base import MediaStorage
 from fluxserve.storage.encode import encode_image
-
-# FLUX works in 16-pixel units (8x VAE, 2x2 patches); other sizes are rendered at the nearest
-# unit size and resampled to the exact size asked for.
-PIXEL_UNIT = 16
-
-
-def engine_size(width: int, height: int) -> tuple[int, int]:
-    def snap(side: int) -> int:
-        return max(PIXEL_UNIT, round(side / PIXEL_UNIT) * PIXEL_UNIT)
-
-    return snap(width), snap(height)
 
 
 def _input(storage: MediaStorage, key: str | None, what: str) -> bytes | None:
@@ -35,9 +30,18 @@ def _input(storage: MediaStorage, key: str | None, what: str) -> bytes | None:
     return found[0]
 
 
+def lora_cache_name(key: str) -> str:
+    """The file name of the cached copy of the stored LoRA `key`."""
+    return hashlib.sha256(key.encode()).hexdigest()[:24] + ".safetensors"
+
+
 def lora_file(storage: MediaStorage, key: str, cache_dir: Path) -> Path:
-    """A local copy of a stored LoRA, so any storage backend can feed the engine a path."""
-    target = cache_dir / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".safetensors")
+    """A local copy of a stored LoRA, so any storage backend can feed the engine a path. Its
+    modification time is when it was last used: the retention sweeper goes by it."""
+    target = cache_dir / lora_cache_name(key)
+    if target.exists():
+        with contextlib.suppress(FileNotFoundError):  # swept just now: fetched again below
+            os.utime(target)
     if not target.exists():
         data = _input(storage, key, "LoRA")
         assert data is not None
@@ -49,7 +53,9 @@ def lora_file(storage: MediaStorage, key: str, cache_dir: Path) -> Path:
 
 
 def build_task(spec: GenerationSpec, storage: MediaStorage, lora_cache: Path) -> GenerateTask:
-    width, height = engine_size(spec.width, spec.height)
+    # The engine refuses sizes off the 16-pixel grid: render at the nearest grid size, and
+    # `to_requested_size` resamples to the exact size asked for.
+    width, height = snap_to_multiple(spec.width, spec.height)
     loras = tuple(
         LoraRef(
             name="lora_" + hashlib.sha256(lora.storage_key.encode()).hexdigest()[:16],
@@ -81,17 +87,48 @@ def to_requested_size(image: Image, spec: GenerationSpec) -> Image:
     return image.resize((spec.width, spec.height), PILImage.Resampling.LANCZOS)
 
 
+def attempt_folder(job: JobRecord) -> str:
+    """Where one attempt of a job puts its outputs: attempts never share files, so a stale
+    attempt that cleans up after itself cannot delete what the winning attempt published."""
+    return f"outputs/{job.request_id}/{job.attempt_id}"
+
+
+def output_facts(
+    job: JobRecord, spec: GenerationSpec, index: int, parent_png: bytes | None
+) -> OutputFacts:
+    return OutputFacts(
+        request_id=job.request_id,
+        model_id=job.model_id,
+        engine_model=spec.engine_model,
+        operation=spec.operation,
+        lora_count=len(spec.loras),
+        prompt=spec.prompt,
+        index=index,
+        parent_png=parent_png,
+    )
+
+
 def store_images(
-    request_id: str, images: list[Image], spec: GenerationSpec, storage: MediaStorage
+    job: JobRecord,
+    images: list[Image],
+    spec: GenerationSpec,
+    storage: MediaStorage,
+    signer: ContentSigner | None = None,
 ) -> tuple[list[str], str]:
-    """Encode and store every image; returns (urls, media type)."""
-    urls: list[str] = []
+    """Encode (signing each image when there is a signer) and store every image under this
+    attempt's folder; returns (storage keys, media type)."""
+    keys: list[str] = []
     content_type = "application/octet-stream"
+    parent = _input(storage, spec.image_key, "image") if signer is not None else None
     for index, image in enumerate(images):
+        signing = None
+        if signer is not None:
+            signing = Signing(signer, output_facts(job, spec, index, parent))
         encoded = encode_image(
-            to_requested_size(image, spec), spec.output_format, spec.output_quality
+            to_requested_size(image, spec), spec.output_format, spec.output_quality, signing
         )
-        key = f"outputs/{request_id}/output-{index}.{encoded.extension}"
-        urls.append(storage.put(key, encoded.data, encoded.content_type))
+        key = f"{attempt_folder(job)}/output-{index}.{encoded.extension}"
+        storage.put(key, encoded.data, encoded.content_type)
+        keys.append(key)
         content_type = encoded.content_type
-    return urls, content_type
+    return keys, content_type

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fluxserve.engine.messages import TrainTask
+from fluxserve.engine.boundary.interface import Engine, ProgressCallback, StopSignal
+from fluxserve.engine.boundary.messages import TrainTask
 from fluxserve.errors import InvalidRequest
 from fluxserve.jobs.records import JobRecord
 from fluxserve.jobs.spec import TrainingSpec
 from fluxserve.settings import TrainingConfig
 from fluxserve.storage.base import MediaStorage
-from fluxserve.worker.protocols import EngineClient, ProgressFn
+from fluxserve.worker.tasks import attempt_folder
 
 LORA_MEDIA_TYPE = "application/octet-stream"
 
@@ -33,12 +34,14 @@ def load_samples(storage: MediaStorage, manifest_key: str) -> tuple[list[bytes],
 def run_training(
     job: JobRecord,
     spec: TrainingSpec,
-    engine: EngineClient,
+    engine: Engine,
     storage: MediaStorage,
     work_dir: Path,
-    progress: ProgressFn,
+    progress: ProgressCallback,
     config: TrainingConfig,
+    stop: StopSignal | None = None,
 ) -> tuple[list[str], str]:
+    """Train, then store the LoRA and its sidecar; `Cancelled` once `stop` is set."""
     images, captions = load_samples(storage, spec.dataset_key)
     job_dir = work_dir / "train" / job.request_id
     job_dir.mkdir(parents=True, exist_ok=True)
@@ -56,14 +59,14 @@ def run_training(
         resolution=config.resolution,
         checkpoint_every=config.checkpoint_every,
     )
-    result = engine.train(task, progress)
-    lora_key = f"outputs/{job.request_id}/lora.safetensors"
-    lora_url = storage.put(lora_key, Path(result.lora_path).read_bytes(), LORA_MEDIA_TYPE)
+    result = engine.train(task, progress, stop)
+    folder = attempt_folder(job)
+    lora_key = f"{folder}/lora.safetensors"
+    storage.put(lora_key, Path(result.lora_path).read_bytes(), LORA_MEDIA_TYPE)
     sidecar = dict(result.metadata)
-    sidecar.update({"request_id": job.request_id, "lora_file": lora_url})
-    sidecar_url = storage.put(
-        f"outputs/{job.request_id}/lora.json",
-        json.dumps(sidecar, indent=2, sort_keys=True).encode(),
-        "application/json",
-    )
-    return [lora_url, sidecar_url], LORA_MEDIA_TYPE
+    # The file beside it: a relative name, so the sidecar stays true behind any URL.
+    sidecar.update({"request_id": job.request_id, "lora_file": "lora.safetensors"})
+    sidecar_key = f"{folder}/lora.json"
+    body = json.dumps(sidecar, indent=2, sort_keys=True).encode()
+    storage.put(sidecar_key, body, "application/json")
+    return [lora_key, sidecar_key], LORA_MEDIA_TYPE

@@ -3,15 +3,17 @@ image-to-image, FLUX1.1 [pro] ultra, and FLUX.1 Fill [dev] inpainting."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header
+from typing import Annotated
+
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 
 from fluxserve.api.context import ApiContext
-from fluxserve.api.deps import Ctx, JsonBody, SubmittingKey
+from fluxserve.api.deps import Ctx, SubmittingKey, WebhookUrlHeader, enabled_model
 from fluxserve.api.draft import Draft
 from fluxserve.api.responses import accepted, polling_url, wait_for_end
 from fluxserve.api.routes.common import header_webhook
-from fluxserve.api.schemas.fields import MAX_OUTPUT_PIXELS
+from fluxserve.api.routing import spec_post, spec_router
 from fluxserve.api.schemas.flux1 import (
     FAL_IMAGE_SIZES,
     FillGenerate,
@@ -19,19 +21,17 @@ from fluxserve.api.schemas.flux1 import (
     Flux1TextToImage,
     UltraGenerate,
 )
+from fluxserve.api.schemas.responses import Accepted, UltraResult
 from fluxserve.billing.keys import ApiKeyRecord
+from fluxserve.catalog import ApiModel
 from fluxserve.errors import InvalidRequest
 from fluxserve.inputs.sizes import megapixels_size, parse_image_size, ultra_aspect_size
 from fluxserve.jobs.records import TERMINAL_STATES
 from fluxserve.jobs.spec import SafetySpec
 from fluxserve.jobs.views import status_body
 
-router = APIRouter()
+router = spec_router()
 
-DEFAULT_STEPS = 28
-I2I_AUTO_MAX_PIXELS = 2 * 1024 * 1024
-ULTRA_GUIDANCE = 3.5
-ULTRA_RAW_GUIDANCE = 2.5  # "raw": lower guidance gives the less processed, natural look
 FILL_MAX_MEGAPIXELS = "4"
 # enhance_prompt: a fixed, documented enrichment; no hidden language model rewrites prompts.
 ENHANCE_SUFFIX = (
@@ -40,19 +40,24 @@ ENHANCE_SUFFIX = (
 )
 
 
-def _fal_size(value: str) -> tuple[int, int]:
+def _fal_size(value: str, model: ApiModel) -> tuple[int, int]:
     if value not in FAL_IMAGE_SIZES and "x" not in value.lower():
         raise InvalidRequest(f"image_size must be one of: {', '.join(FAL_IMAGE_SIZES)}")
-    return parse_image_size(value, what="image_size", input_size=None, max_pixels=MAX_OUTPUT_PIXELS)
+    return parse_image_size(
+        value, what="image_size", input_size=None, max_pixels=model.defaults.max_pixels
+    )
 
 
 async def _text_to_image(
-    ctx: ApiContext, key: ApiKeyRecord, data: object, model_id: str, webhook_header: str | None
+    ctx: ApiContext,
+    key: ApiKeyRecord,
+    model: ApiModel,
+    body: Flux1TextToImage,
+    webhook_header: str | None,
 ) -> JSONResponse:
-    draft = Draft.start(ctx, key, model_id)
-    body = Flux1TextToImage.parse(data)
+    draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(webhook_header)
-    width, height = _fal_size(body.image_size)
+    width, height = _fal_size(body.image_size, model)
     spec = draft.spec(
         seed=body.seed,
         count=body.num_images,
@@ -60,43 +65,55 @@ async def _text_to_image(
         prompt=body.prompt,
         width=width,
         height=height,
-        steps=draft.steps(body.num_inference_steps, DEFAULT_STEPS),
+        steps=draft.steps(body.num_inference_steps),
         guidance=body.guidance_scale,
         acceleration=body.acceleration,
         output_format=body.output_format,
         safety=SafetySpec(enabled=body.enable_safety_checker),
         loras=await draft.loras(body.loras),
     )
-    return accepted(ctx, draft.submit(spec, webhook))
+    return accepted(ctx, await draft.submit(spec, webhook))
 
 
-@router.post("/flux-pro/v1/pro/textToImage", status_code=202)
+@spec_post(router, "flux_pro_text_to_image", Accepted, status_code=202)
 async def flux_pro_text_to_image(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: Flux1TextToImage,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-pro"))],
+    x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
-    return await _text_to_image(ctx, key, data, "flux-pro", x_webhook_url)
+    return await _text_to_image(ctx, key, model, body, x_webhook_url)
 
 
-@router.post("/flux-dev/v1/dev/textToImage", status_code=202)
+@spec_post(router, "flux_dev_text_to_image", Accepted, status_code=202)
 async def flux_dev_text_to_image(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: Flux1TextToImage,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-dev"))],
+    x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
-    return await _text_to_image(ctx, key, data, "flux-dev", x_webhook_url)
+    return await _text_to_image(ctx, key, model, body, x_webhook_url)
 
 
-@router.post("/flux-dev/v1/dev/imageToImage", status_code=202)
+@spec_post(router, "flux_dev_image_to_image", Accepted, status_code=202)
 async def flux_dev_image_to_image(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: Flux1ImageToImage,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-dev"))],
+    x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
-    draft = Draft.start(ctx, key, "flux-dev")
-    body = Flux1ImageToImage.parse(data)
+    draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     image = await draft.fetch_image(body.image_url, what="image_url")
+    limits = model.defaults
     width, height = parse_image_size(
         body.image_size,
         what="image_size",
         input_size=(image.width, image.height),
-        max_pixels=I2I_AUTO_MAX_PIXELS if body.image_size == "auto" else MAX_OUTPUT_PIXELS,
+        max_pixels=limits.auto_max_pixels if body.image_size == "auto" else limits.max_pixels,
     )
     spec = draft.spec(
         seed=body.seed,
@@ -105,7 +122,7 @@ async def flux_dev_image_to_image(
         prompt=body.prompt,
         width=width,
         height=height,
-        steps=draft.steps(body.num_inference_steps, DEFAULT_STEPS),
+        steps=draft.steps(body.num_inference_steps),
         guidance=body.guidance_scale,
         strength=body.strength,
         acceleration=body.acceleration,
@@ -113,15 +130,24 @@ async def flux_dev_image_to_image(
         safety=SafetySpec(enabled=body.enable_safety_checker),
         loras=await draft.loras(body.loras),
     )
-    return accepted(ctx, draft.submit(spec, webhook))
+    return accepted(ctx, await draft.submit(spec, webhook))
 
 
-@router.post("/pro1.1/v1/pro1.1ultra/generateRequest", status_code=202)
+@spec_post(
+    router,
+    "ultra_generate",
+    Accepted,
+    status_code=202,
+    responses={200: {"model": UltraResult, "description": "Done (`sync_mode: true`)"}},
+)
 async def ultra_generate(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: UltraGenerate,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-pro-1-1"))],
+    x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
-    draft = Draft.start(ctx, key, "flux-pro-1-1")
-    body = UltraGenerate.parse(data)
+    draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     width, height = ultra_aspect_size(body.aspect_ratio)
     spec = draft.spec(
@@ -131,29 +157,32 @@ async def ultra_generate(
         prompt=body.prompt + (ENHANCE_SUFFIX if body.enhance_prompt else ""),
         width=width,
         height=height,
-        steps=draft.steps(None, DEFAULT_STEPS),
-        guidance=ULTRA_RAW_GUIDANCE if body.raw else ULTRA_GUIDANCE,
+        steps=draft.steps(),
+        guidance=model.defaults.raw_guidance if body.raw else model.defaults.guidance,
         output_format=body.output_format,
         safety=body.safety(),
         loras=await draft.loras(body.loras),
     )
-    job = draft.submit(spec, webhook)
+    job = await draft.submit(spec, webhook, waiting=body.sync_mode)
     if not body.sync_mode:
         return accepted(ctx, job)
     done = await wait_for_end(ctx, job.request_id, ctx.settings.sync_timeout_s)
     if done.state not in TERMINAL_STATES:
         return accepted(ctx, done)
-    result = status_body(done, ctx.settings.public_url)
+    result = status_body(done, ctx.media_url)
     result["polling_url"] = polling_url(ctx, done.request_id)
     return JSONResponse(result, status_code=200)
 
 
-@router.post("/flux-fill-dev/v1/flux-fill/generate", status_code=202)
+@spec_post(router, "fill_generate", Accepted, status_code=202)
 async def fill_generate(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: FillGenerate,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-fill-dev"))],
+    x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
-    draft = Draft.start(ctx, key, "flux-fill-dev")
-    body = FillGenerate.parse(data)
+    draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     image = await draft.fetch_image(body.image, what="image")
     await draft.fetch_image(body.mask, what="mask", name="mask")
@@ -169,11 +198,11 @@ async def fill_generate(
         prompt=body.prompt,
         width=width,
         height=height,
-        steps=draft.steps(body.num_inference_steps, DEFAULT_STEPS),
+        steps=draft.steps(body.num_inference_steps),
         guidance=body.guidance,
         output_format=body.output_format,
         output_quality=body.output_quality,
         safety=body.safety(),
         loras=await draft.loras(body.loras, scale=body.lora_scale),
     )
-    return accepted(ctx, draft.submit(spec, webhook))
+    return accepted(ctx, await draft.submit(spec, webhook))

@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header
+from typing import Annotated
+
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 
-from fluxserve.api.deps import Ctx, JsonBody, SubmittingKey
+from fluxserve.api.deps import Ctx, SubmittingKey, WebhookUrlHeader, enabled_model
 from fluxserve.api.draft import Draft
 from fluxserve.api.responses import accepted
 from fluxserve.api.routes.common import header_webhook
-from fluxserve.api.schemas.fields import MAX_OUTPUT_PIXELS
+from fluxserve.api.routing import spec_post, spec_router
 from fluxserve.api.schemas.flux2 import Flux2ImageToImage, Flux2TextToImage
+from fluxserve.api.schemas.responses import Accepted
+from fluxserve.catalog import ApiModel
 from fluxserve.inputs.sizes import parse_image_size
 
-router = APIRouter()
-
-T2I = "flux-2-pro-text-to-image-799"
-I2I = "flux-2-pro-image-to-image-866"
-DEFAULT_STEPS = 28
-GUIDANCE = 4.0
-AUTO_MAX_PIXELS = 2 * 1024 * 1024  # "auto" keeps the input size up to 2 MP
+router = spec_router()
 
 
-@router.post(f"/{T2I}/v1/flux-2-pro-text-to-image-request", status_code=202)
+@spec_post(router, "flux2_pro_text_to_image", Accepted, status_code=202)
 async def text_to_image(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: Flux2TextToImage,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-2-pro-text-to-image-799"))],
+    x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
-    draft = Draft.start(ctx, key, T2I)
-    body = Flux2TextToImage.parse(data)
+    draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     width, height = parse_image_size(
-        body.image_size, what="image_size", input_size=None, max_pixels=MAX_OUTPUT_PIXELS
+        body.image_size, what="image_size", input_size=None, max_pixels=model.defaults.max_pixels
     )
     spec = draft.spec(
         seed=body.seed,
@@ -38,29 +39,33 @@ async def text_to_image(
         prompt=body.prompt,
         width=width,
         height=height,
-        steps=draft.steps(None, DEFAULT_STEPS),
-        guidance=GUIDANCE,
+        steps=draft.steps(),
+        guidance=draft.guidance,
         output_format=body.output_format,
         safety=body.safety(),
         loras=await draft.loras(body.loras),
     )
-    return accepted(ctx, draft.submit(spec, webhook))
+    return accepted(ctx, await draft.submit(spec, webhook))
 
 
-@router.post(f"/{I2I}/v1/flux-2-pro-image-to-image-request", status_code=202)
+@spec_post(router, "flux2_pro_image_to_image", Accepted, status_code=202)
 async def image_to_image(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: Flux2ImageToImage,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-2-pro-image-to-image-866"))],
+    x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
-    draft = Draft.start(ctx, key, I2I)
-    body = Flux2ImageToImage.parse(data)
+    draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     safety = body.safety()
     image = await draft.fetch_image(body.image_urls[0], what="image_urls[0]")
+    limits = model.defaults
     width, height = parse_image_size(
         body.image_size,
         what="image_size",
         input_size=(image.width, image.height),
-        max_pixels=AUTO_MAX_PIXELS if body.image_size == "auto" else MAX_OUTPUT_PIXELS,
+        max_pixels=limits.auto_max_pixels if body.image_size == "auto" else limits.max_pixels,
     )
     spec = draft.spec(
         seed=body.seed,
@@ -68,10 +73,10 @@ async def image_to_image(
         prompt=body.prompt,
         width=width,
         height=height,
-        steps=draft.steps(None, DEFAULT_STEPS),
-        guidance=GUIDANCE,
+        steps=draft.steps(),
+        guidance=draft.guidance,
         output_format=body.output_format,
         safety=safety,
         loras=await draft.loras(body.loras),
     )
-    return accepted(ctx, draft.submit(spec, webhook))
+    return accepted(ctx, await draft.submit(spec, webhook))

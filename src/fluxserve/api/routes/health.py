@@ -8,8 +8,9 @@ from fastapi import APIRouter
 
 from fluxserve.api.context import ApiContext
 from fluxserve.api.deps import Ctx
+from fluxserve.api.schemas.responses import Catalog, Health
 from fluxserve.catalog import API_MODELS, ENGINE_MODELS
-from fluxserve.engine.messages import ModelStatus
+from fluxserve.engine.boundary.messages import ModelStatus
 from fluxserve.money import micros_to_usd
 
 router = APIRouter()
@@ -41,6 +42,10 @@ def catalog_rows(ctx: ApiContext) -> list[dict[str, Any]]:
                     override if override is not None else micros_to_usd(model.price_micros)
                 ),
                 "priced_by_size": bool(model.size_prices) and override is None,
+                "default_steps": None if model.trainer else ctx.intake.default_steps(model),
+                "routes": [
+                    {"method": "POST", "path": e.path, "mode": e.mode} for e in model.endpoints
+                ],
                 "enabled": enabled,
                 "disabled_reason": None if enabled else (status.reason if status else "disabled"),
             }
@@ -48,8 +53,9 @@ def catalog_rows(ctx: ApiContext) -> list[dict[str, Any]]:
     return rows
 
 
-@router.get("/health")
+@router.get("/health", operation_id="health", response_model=Health)
 async def health(ctx: Ctx) -> dict[str, Any]:
+    """Weights, demo flags, disabled models and the content-credentials signer."""
     statuses = ctx.model_statuses()
     demo = sorted(s.engine_model for s in statuses if s.demo)
     disabled = {s.engine_model: s.reason for s in statuses if not s.enabled}
@@ -58,6 +64,7 @@ async def health(ctx: Ctx) -> dict[str, Any]:
         "demo_weights": demo,
         "note": DEMO_NOTE if demo else None,
         "disabled_models": disabled,
+        "provenance": ctx.signer.health() if ctx.signer else {"enabled": False},
         "engine_models": [
             {
                 "engine_model": s.engine_model,
@@ -72,6 +79,7 @@ async def health(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", operation_id="models", response_model=Catalog)
 async def models(ctx: Ctx) -> dict[str, Any]:
+    """The model catalog: routes, pipelines, weights, licences and prices."""
     return {"models": catalog_rows(ctx), "note": DEMO_NOTE}

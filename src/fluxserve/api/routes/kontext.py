@@ -1,38 +1,44 @@
-"""FLUX Kontext image restoration: async, with the spec's own webhook fields."""
+"""FLUX Kontext image restoration (async). Its validation messages are the spec's own."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header
+from typing import Annotated
+
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 
-from fluxserve.api.deps import Ctx, JsonBody, SubmittingKey
+from fluxserve.api.deps import Ctx, SubmittingKey, WebhookUrlHeader, enabled_model
 from fluxserve.api.draft import Draft
 from fluxserve.api.intake import Webhook
 from fluxserve.api.responses import accepted
 from fluxserve.api.routes.common import header_webhook
+from fluxserve.api.routing import spec_post, spec_router
 from fluxserve.api.schemas.kontext import RESTORE_INSTRUCTION, KontextRestore
+from fluxserve.api.schemas.responses import Accepted
+from fluxserve.catalog import ApiModel
 from fluxserve.inputs.sizes import parse_image_size
 
-router = APIRouter()
-
-MODEL_ID = "flux-kontext-restore-image"
-DEFAULT_STEPS = 28
-GUIDANCE = 2.5
-MAX_PIXELS = 1024 * 1024  # Kontext works at about one megapixel
+router = spec_router()
 
 
-@router.post(f"/{MODEL_ID}/v1/flux-kontext-restore-image/generate", status_code=202)
+@spec_post(router, "kontext_restore", Accepted, status_code=202)
 async def restore(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: KontextRestore,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-kontext-restore-image"))],
+    x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
-    draft = Draft.start(ctx, key, MODEL_ID)
-    body = KontextRestore.parse(data)
+    draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     if body.webhook:
         webhook = Webhook(url=body.webhook, events=body.webhook_events_filter)
     image = await draft.fetch_image(body.input_image, what="input_image")
     width, height = parse_image_size(
-        "auto", what="input_image", input_size=(image.width, image.height), max_pixels=MAX_PIXELS
+        "auto",
+        what="input_image",
+        input_size=(image.width, image.height),
+        max_pixels=model.defaults.auto_max_pixels,
     )
     spec = draft.spec(
         seed=body.seed,
@@ -40,9 +46,9 @@ async def restore(
         prompt=RESTORE_INSTRUCTION,
         width=width,
         height=height,
-        steps=draft.steps(None, DEFAULT_STEPS),
-        guidance=GUIDANCE,
+        steps=draft.steps(),
+        guidance=draft.guidance,
         output_format=body.output_format,
         safety=body.safety(),
     )
-    return accepted(ctx, draft.submit(spec, webhook))
+    return accepted(ctx, await draft.submit(spec, webhook))

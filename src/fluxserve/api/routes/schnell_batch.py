@@ -4,23 +4,27 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 
-from fluxserve.api.deps import CallerKey, Ctx, JsonBody, SubmittingKey
+from fluxserve.api.deps import CallerKey, Ctx, SubmittingKey, enabled_model
 from fluxserve.api.draft import Draft
 from fluxserve.api.intake import Webhook
 from fluxserve.api.responses import wait_for_end
 from fluxserve.api.routes.sync import schnell_spec
+from fluxserve.api.routing import spec_post, spec_router
+from fluxserve.api.schemas.responses import BatchQueued, BatchStatus, ErrorBody
 from fluxserve.api.schemas.sized import CheckStatus, SchnellBatch
+from fluxserve.catalog import ApiModel
 from fluxserve.errors import NotFound
 from fluxserve.ids import new_uuid4
 from fluxserve.jobs.records import TERMINAL_STATES
 from fluxserve.jobs.views import batch_status_body
 from fluxserve.webhooks.validate import validate_webhook_url
 
-router = APIRouter()
+router = spec_router()
 
 POLLING_ENDPOINT = "/checkStatus"
 
@@ -41,28 +45,42 @@ def _queued_body(request_id: str, state: str, with_webhook: bool) -> dict[str, s
     }
 
 
-@router.post("/flux-1-schnell/v1/getDataBatch")
-async def get_data_batch(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> JSONResponse:
-    draft = Draft.start(ctx, key, "flux-1-schnell")
-    body = SchnellBatch.parse(data)
+@spec_post(
+    router,
+    "schnell_batch",
+    BatchStatus,
+    responses={202: {"model": BatchQueued, "description": "Queued or still running"}},
+)
+async def get_data_batch(
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: SchnellBatch,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-1-schnell"))],
+) -> JSONResponse:
+    draft = await Draft.start(ctx, key, model)
     webhook = None
     if body.webhook_url:
         webhook = Webhook(url=validate_webhook_url(body.webhook_url), style="batch")
     spec = await schnell_spec(draft, body, sanitize=True)
-    alias = new_uuid4()
-    job = draft.submit(spec, webhook, alias=alias)
+    job = await draft.submit(spec, webhook, alias=new_uuid4())
+    # A replayed Idempotency-Key answers with its first job, and so with that job's alias.
+    alias = job.alias or ""
     if webhook is not None:
         return JSONResponse(_queued_body(alias, "queued", True), status_code=202)
     done = await wait_for_end(ctx, job.request_id, ctx.settings.batch_sync_wait_s)
     if done.state in TERMINAL_STATES:
-        return JSONResponse(batch_status_body(done, ctx.settings.public_url), status_code=200)
+        return JSONResponse(batch_status_body(done, ctx.media_url), status_code=200)
     return JSONResponse(_queued_body(alias, done.state.value.lower(), False), status_code=202)
 
 
-@router.post("/flux-1-schnell/v1/checkStatus")
-async def check_status(ctx: Ctx, key: CallerKey, data: JsonBody) -> JSONResponse:
-    body = CheckStatus.parse(data)
-    job = ctx.jobs.get_by_alias(body.requestId)
+@spec_post(
+    router,
+    "schnell_check_status",
+    BatchStatus,
+    responses={404: {"model": ErrorBody, "description": "No such request of yours"}},
+)
+async def check_status(ctx: Ctx, key: CallerKey, body: CheckStatus) -> JSONResponse:
+    job = await ctx.blocking.run(ctx.jobs.get_by_alias, body.requestId)
     if job is None or (job.key_id != key.id and not key.is_operator):
         raise NotFound("Request not found")
-    return JSONResponse(batch_status_body(job, ctx.settings.public_url))
+    return JSONResponse(batch_status_body(job, ctx.media_url))

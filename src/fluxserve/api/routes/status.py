@@ -2,35 +2,101 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from fluxserve.api.deps import CallerKey, Ctx
+from fluxserve.api.provenance import provenance_field
+from fluxserve.api.routes.common import owned_job
+from fluxserve.api.routing import ERROR_RESPONSES, Responses
+from fluxserve.api.schemas.responses import ErrorBody, RequestStatus
 from fluxserve.errors import NotFound
-from fluxserve.jobs.views import status_body
-from fluxserve.storage.base import content_type_for
+from fluxserve.jobs.records import JobState
+from fluxserve.jobs.views import MediaState, status_body
+from fluxserve.storage.base import content_type_for, is_public_key
+from fluxserve.storage.local import LocalStorage
 
 router = APIRouter()
 
-
-@router.get("/v2/requests/status/{request_id}")
-async def request_status(request_id: str, ctx: Ctx, key: CallerKey) -> dict[str, Any]:
-    job = ctx.jobs.get(request_id)
-    # Someone else's request answers exactly like a missing one: ids are not a lookup oracle.
-    if job is None or (job.key_id != key.id and not key.is_operator):
-        raise NotFound(f"Request '{request_id}' not found")
-    return status_body(job, ctx.settings.public_url)
+NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No such request of yours"}}
 
 
-@router.get("/media/{key:path}")
-async def media(key: str, ctx: Ctx) -> FileResponse:
-    """Outputs are public by URL, like the hosted API's CDN links; inputs are never served."""
-    if ctx.storage is None or not key.startswith("outputs/"):
+@router.get(
+    "/v2/requests/status/{request_id}",
+    operation_id="request_status",
+    summary="The status of any async request, with its media URLs once COMPLETED",
+    response_model=RequestStatus,
+    responses={401: ERROR_RESPONSES[401], **NOT_FOUND},
+)
+async def request_status(request_id: str, ctx: Ctx, key: CallerKey) -> JSONResponse:
+    job = await ctx.blocking.run(owned_job, ctx, request_id, key)
+    # The expiry is taken before the URLs are signed, so it is never later than theirs.
+    expires_at = ctx.media_expires_at()
+    completed = job.state is JobState.COMPLETED
+    deleted = (
+        (await ctx.blocking.run(ctx.media_log.deleted, job.request_id)).get("outputs")
+        if completed
+        else None
+    )
+    body = status_body(job, ctx.media_url, MediaState(expires_at, deleted))
+    # Extra fields beside the spec's (webhook bodies stay exactly the spec's).
+    body.update(await ctx.blocking.run(ctx.jobs.whereabouts, job))
+    provenance = await provenance_field(job, ctx.intake.storage)
+    if provenance is not None:
+        body["provenance"] = provenance
+    return JSONResponse(body)
+
+
+_MEDIA_RESPONSES: Responses = {
+    200: {
+        "content": {
+            "image/png": {},
+            "image/jpeg": {},
+            "image/webp": {},
+            "application/octet-stream": {},  # a trained LoRA
+            "application/json": {},  # its sidecar
+        }
+    },
+    403: {"model": ErrorBody, "description": "The URL is not signed, or was altered"},
+    404: {"model": ErrorBody, "description": "No such media"},
+    410: {"model": ErrorBody, "description": "The URL expired: the status gives a fresh one"},
+}
+
+
+@router.get(
+    "/media/s/{expires}/{sig}/{key:path}",
+    operation_id="signed_media",
+    summary="An output file by its signed URL, until the URL expires",
+    response_class=FileResponse,
+    responses=_MEDIA_RESPONSES,
+)
+async def signed_media(expires: str, sig: str, key: str, ctx: Ctx) -> FileResponse:
+    """The URLs that the status and webhooks give out. An expired one answers 410; the
+    owner's GET /v2/requests/status/{id} always gives fresh ones."""
+    if ctx.storage is None or not is_public_key(key):
         raise NotFound("No such media")
+    ctx.storage.check_link(key, expires, sig)
+    return _file(ctx.storage, key)
+
+
+@router.get(
+    "/media/{key:path}",
+    operation_id="media",
+    summary="An output file by an unsigned URL (only when media URLs are not signed)",
+    response_class=FileResponse,
+    responses=_MEDIA_RESPONSES,
+)
+async def media(key: str, ctx: Ctx) -> FileResponse:
+    """Inputs are never served; outputs only while URLs are unsigned (else 403)."""
+    if ctx.storage is None or not is_public_key(key):
+        raise NotFound("No such media")
+    ctx.storage.check_link(key, None, None)
+    return _file(ctx.storage, key)
+
+
+def _file(storage: LocalStorage, key: str) -> FileResponse:
     try:
-        path = ctx.storage.path_for(key)
+        path = storage.path_for(key)
     except ValueError:
         path = None
     if path is None or not path.is_file():

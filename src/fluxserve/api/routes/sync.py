@@ -3,48 +3,60 @@ FLUX.2 klein (generateImage), FLUX.2 dev (generateT2I) and FLUX.1 schnell (getDa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import Depends
+from fastapi.responses import JSONResponse
 
-from fluxserve.api.deps import Ctx, JsonBody, SubmittingKey
+from fluxserve.api.deps import Ctx, SubmittingKey, enabled_model
 from fluxserve.api.draft import Draft
 from fluxserve.api.responses import sync_output
+from fluxserve.api.routing import Responses, spec_post, spec_router
 from fluxserve.api.schemas.fields import check_pixels
+from fluxserve.api.schemas.responses import ErrorBody, SyncOutput
 from fluxserve.api.schemas.sized import Flux2DevGenerate, KleinGenerate, SchnellGenerate
+from fluxserve.catalog import ApiModel
 from fluxserve.jobs.spec import GenerationSpec, SafetySpec
 from fluxserve.safety.sanitize import sanitize_prompt
 
-router = APIRouter()
+router = spec_router()
 
-KLEIN_GUIDANCE = 1.0  # klein 4B is step-distilled: it runs without classifier-free guidance
-FLUX2_DEV_STEPS = 28
-FLUX2_DEV_GUIDANCE = 4.0
+SYNC_RESPONSES: Responses = {
+    504: {"model": ErrorBody, "description": "Not ready in time; the message has the polling URL"}
+}
 
 
-@router.post("/flux-2-klein-4b/v1/generateImage")
-async def klein_generate(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> dict[str, Any]:
-    draft = Draft.start(ctx, key, "flux-2-klein-4b")
-    body = KleinGenerate.parse(data)
+@spec_post(router, "klein_generate", SyncOutput, responses=SYNC_RESPONSES)
+async def klein_generate(
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: KleinGenerate,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-2-klein-4b"))],
+) -> JSONResponse:
+    draft = await Draft.start(ctx, key, model)
     spec = draft.spec(
         seed=body.seed,
         operation="text_to_image",
         prompt=body.prompt,
         width=body.width,
         height=body.height,
-        steps=body.steps,
-        guidance=KLEIN_GUIDANCE,
+        steps=draft.steps(body.steps),
+        guidance=draft.guidance,
         output_format="png",
         safety=SafetySpec(),
         loras=await draft.loras(body.loras),
     )
-    return await sync_output(ctx, draft.submit(spec))
+    return await sync_output(ctx, await draft.submit(spec, waiting=True))
 
 
-@router.post("/generateT2I")
-async def flux2_dev_generate(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> dict[str, Any]:
-    draft = Draft.start(ctx, key, "flux-2-dev")
-    body = Flux2DevGenerate.parse(data)
+@spec_post(router, "flux2_dev_generate", SyncOutput, responses=SYNC_RESPONSES)
+async def flux2_dev_generate(
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: Flux2DevGenerate,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-2-dev"))],
+) -> JSONResponse:
+    draft = await Draft.start(ctx, key, model)
     check_pixels(body.width, body.height)
     spec = draft.spec(
         seed=body.seed,
@@ -52,13 +64,13 @@ async def flux2_dev_generate(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> di
         prompt=sanitize_prompt(body.prompt),
         width=body.width,
         height=body.height,
-        steps=draft.steps(body.steps, FLUX2_DEV_STEPS),
-        guidance=FLUX2_DEV_GUIDANCE,
+        steps=draft.steps(body.steps),
+        guidance=draft.guidance,
         output_format="png",
         safety=SafetySpec(),
         loras=await draft.loras(body.loras),
     )
-    return await sync_output(ctx, draft.submit(spec))
+    return await sync_output(ctx, await draft.submit(spec, waiting=True))
 
 
 async def schnell_spec(draft: Draft, body: SchnellGenerate, *, sanitize: bool) -> GenerationSpec:
@@ -70,15 +82,20 @@ async def schnell_spec(draft: Draft, body: SchnellGenerate, *, sanitize: bool) -
         prompt=sanitize_prompt(body.prompt) if sanitize else body.prompt,
         width=body.width,
         height=body.height,
-        steps=body.num_steps,
+        steps=draft.steps(body.num_steps),
         output_format="png",
         safety=SafetySpec(),
         loras=await draft.loras(body.loras),
     )
 
 
-@router.post("/flux-1-schnell/v1/getData")
-async def schnell_generate(ctx: Ctx, key: SubmittingKey, data: JsonBody) -> dict[str, Any]:
-    draft = Draft.start(ctx, key, "flux-1-schnell")
-    spec = await schnell_spec(draft, SchnellGenerate.parse(data), sanitize=False)
-    return await sync_output(ctx, draft.submit(spec))
+@spec_post(router, "schnell_generate", SyncOutput, responses=SYNC_RESPONSES)
+async def schnell_generate(
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: SchnellGenerate,
+    model: Annotated[ApiModel, Depends(enabled_model("flux-1-schnell"))],
+) -> JSONResponse:
+    draft = await Draft.start(ctx, key, model)
+    spec = await schnell_spec(draft, body, sanitize=False)
+    return await sync_output(ctx, await draft.submit(spec, waiting=True))

@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 
-from fluxserve.api.deps import Ctx, JsonBody, SubmittingKey
+from fluxserve.api.context import ApiContext
+from fluxserve.api.deps import Ctx, SubmittingKey, WebhookUrlHeader, enabled_model
 from fluxserve.api.intake import new_id
 from fluxserve.api.responses import accepted
 from fluxserve.api.routes.common import header_webhook
+from fluxserve.api.routing import spec_post, spec_router
+from fluxserve.api.schemas.responses import Accepted
 from fluxserve.api.schemas.trainers import TrainerRequest
+from fluxserve.billing.keys import ApiKeyRecord
+from fluxserve.catalog import ApiModel
 from fluxserve.inputs.dataset import load_dataset
 from fluxserve.jobs.spec import TrainingSpec
 from fluxserve.training_params import validate_training_params
 
-router = APIRouter()
+router = spec_router()
 
 IMAGE_TRAINER = "flux-2-pro-image-to-image-trainer-831"
 DATASET_TRAINER = "flux-2-pro-text-to-image-trainer-712"
@@ -30,12 +36,15 @@ def default_trigger() -> str:
 
 
 async def _train(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, model_id: str, webhook_header: str | None
+    ctx: ApiContext,
+    key: ApiKeyRecord,
+    model: ApiModel,
+    body: TrainerRequest,
+    webhook_header: str | None,
 ) -> JSONResponse:
-    model = ctx.intake.model(model_id)
-    body = TrainerRequest.parse(data)
     params = validate_training_params(body.steps, body.learning_rate)
     webhook = header_webhook(webhook_header)
+    await ctx.blocking.run(ctx.intake.check_funds, key, model)  # before the dataset is fetched
     raw = await ctx.intake.fetch_bytes(body.image_data_url, what="image_data_url")
     # Decoding up to 200 images is CPU work: keep it off the event loop.
     dataset = await asyncio.to_thread(load_dataset, raw, what="image_data_url")
@@ -51,7 +60,8 @@ async def _train(
         sample_count=len(dataset.samples),
         captioned=dataset.captioned,
     )
-    job = ctx.intake.submit(
+    job = await ctx.blocking.run(
+        ctx.intake.submit,
         request_id=request_id,
         model=model,
         key=key,
@@ -63,15 +73,23 @@ async def _train(
     return accepted(ctx, job)
 
 
-@router.post(f"/{IMAGE_TRAINER}/v1/flux-2-pro-image-to-image-trainer-request", status_code=202)
+@spec_post(router, "flux2_image_trainer", Accepted, status_code=202)
 async def image_trainer(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: TrainerRequest,
+    model: Annotated[ApiModel, Depends(enabled_model(IMAGE_TRAINER))],
+    x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
-    return await _train(ctx, key, data, IMAGE_TRAINER, x_webhook_url)
+    return await _train(ctx, key, model, body, x_webhook_url)
 
 
-@router.post(f"/{DATASET_TRAINER}/v1/flux-2-pro-text-to-image-trainer-request", status_code=202)
+@spec_post(router, "flux2_dataset_trainer", Accepted, status_code=202)
 async def dataset_trainer(
-    ctx: Ctx, key: SubmittingKey, data: JsonBody, x_webhook_url: str | None = Header(default=None)
+    ctx: Ctx,
+    key: SubmittingKey,
+    body: TrainerRequest,
+    model: Annotated[ApiModel, Depends(enabled_model(DATASET_TRAINER))],
+    x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
-    return await _train(ctx, key, data, DATASET_TRAINER, x_webhook_url)
+    return await _train(ctx, key, model, body, x_webhook_url)

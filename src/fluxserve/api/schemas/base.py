@@ -1,12 +1,14 @@
-"""Shared pieces of the request bodies: parsing with the spec's error style, common fields."""
+"""Shared pieces of the request bodies: the spec's error wording, common fields.
+
+FastAPI validates each body against its model; `message_for` turns the first error into the
+sentence the API answers with (see `api/errors.py`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Self
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
-
-from fluxserve.errors import InvalidRequest
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 MAX_PROMPT_CHARS = 4000
 
@@ -24,25 +26,16 @@ class RequestBody(BaseModel):
     FIELD_ERRORS: ClassVar[dict[str, str]] = {}
 
     @classmethod
-    def parse(cls, data: Any) -> Self:
-        if not isinstance(data, dict):
-            raise InvalidRequest("Request body must be a JSON object")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise InvalidRequest(cls._message(exc)) from None
-
-    @classmethod
-    def _message(cls, exc: ValidationError) -> str:
-        first = exc.errors()[0]
-        loc = [str(p) for p in first.get("loc", ())]
+    def message_for(cls, error: Mapping[str, Any]) -> str:
+        """The message for one pydantic error, `loc` relative to the body."""
+        loc = [str(p) for p in error.get("loc", ())]
         field = loc[0] if loc else ""
         if field in cls.FIELD_ERRORS:
             return cls.FIELD_ERRORS[field]
-        if first.get("type") == "missing":
+        if error.get("type") == "missing":
             return f"{field} is required"
-        if first.get("type") == "string_too_short" and field == "prompt":
+        if error.get("type") == "string_too_short" and field == "prompt":
             return "prompt must not be empty"
-        msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+        msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         where = ".".join(loc)
         return f"{where}: {msg}" if where else msg

@@ -7,12 +7,10 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
+from fluxserve.catalog import MAX_OUTPUT_PIXELS, MAX_STEPS
 from fluxserve.errors import InvalidRequest
 from fluxserve.jobs.spec import SafetySpec
 from fluxserve.safety.policy import ToleranceScale
-
-MAX_OUTPUT_PIXELS = 4_300_000  # FLUX1.1 ultra's ~4 MP sizes are the largest we render
-MAX_STEPS = 100
 
 
 def _strict_int(value: Any) -> Any:

@@ -10,8 +10,10 @@ from pydantic import Field
 from fluxserve.api.schemas.base import Prompt, RequestBody
 from fluxserve.api.schemas.fields import ImageCount, LooseInt, Seed, Steps, safety_spec
 from fluxserve.api.schemas.loras import LoraList
+from fluxserve.catalog import API_MODELS
 from fluxserve.jobs.spec import SafetySpec
 from fluxserve.safety.policy import FLUX_PRO_ULTRA_SCALE
+from fluxserve.vocabulary import Acceleration
 
 FAL_IMAGE_SIZES = (
     "square_hd",
@@ -21,14 +23,15 @@ FAL_IMAGE_SIZES = (
     "landscape_4_3",
     "landscape_16_9",
 )
-Acceleration = Literal["none", "regular", "high"]
+FLUX_DEV_GUIDANCE = API_MODELS["flux-dev"].defaults.guidance or 0.0
+FILL_GUIDANCE = API_MODELS["flux-fill-dev"].defaults.guidance or 0.0
 
 
 class Flux1TextToImage(RequestBody):
     prompt: Prompt
     image_size: str = "landscape_4_3"
     num_inference_steps: Steps | None = None
-    guidance_scale: float = Field(default=3.5, ge=0.0, le=20.0)
+    guidance_scale: float = Field(default=FLUX_DEV_GUIDANCE, ge=0.0, le=20.0)
     num_images: ImageCount = 1
     enable_safety_checker: bool = True
     output_format: Literal["jpeg", "png"] = "jpeg"
@@ -70,7 +73,7 @@ class FillGenerate(RequestBody):
     mask: str = Field(min_length=1)
     seed: Seed | None = None
     loras: LoraList | None = None
-    guidance: float = Field(default=30.0, ge=0.0, le=100.0)
+    guidance: float = Field(default=FILL_GUIDANCE, ge=0.0, le=100.0)
     num_outputs: ImageCount = 1
     num_inference_steps: Steps | None = None
     megapixels: Literal["0.25", "1", "match_input"] = "1"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, field_validator
 
 from fluxserve.api.schemas.base import RequestBody
 from fluxserve.api.schemas.fields import safety_spec
+from fluxserve.errors import InvalidRequest
 from fluxserve.jobs.spec import SafetySpec
 from fluxserve.safety.policy import KONTEXT_RESTORE_SCALE
+from fluxserve.webhooks.validate import INVALID_WEBHOOK_URL, validate_webhook_url
 
 # The instruction that turns Kontext's editing into restoration; one place, easy to tune.
 RESTORE_INSTRUCTION = (
@@ -23,15 +26,45 @@ def _is_url(value: str) -> bool:
     return value.startswith(("http://", "https://", "data:")) and len(value) > 8
 
 
-class KontextRestore(RequestBody):
-    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
+# Fields take any JSON, so that the validators below, not pydantic, word every refusal; the
+# schema still shows /docs and clients the type the spec documents.
+InputImage = Annotated[
+    Any, WithJsonSchema({"type": "string"}), Field(description="http(s) or data: URL of the photo")
+]
+KontextSeed = Annotated[
+    Any,
+    WithJsonSchema({"type": "integer", "minimum": 0}),
+    Field(description="Same seed, same image"),
+]
+KontextFormat = Annotated[Any, WithJsonSchema({"enum": ["jpg", "png"]})]
+KontextTolerance = Annotated[
+    Any,
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 2}),
+    Field(description="0 strictest, 2 most permissive"),
+]
+WebhookUrl = Annotated[
+    Any, WithJsonSchema({"type": "string"}), Field(description="http(s) URL told of the end")
+]
+WEBHOOK_EVENTS = ("start", "output", "logs", "completed", "failed")
+WebhookEvents = Annotated[
+    Any, WithJsonSchema({"type": "array", "items": {"enum": list(WEBHOOK_EVENTS)}})
+]
 
-    input_image: Any = None
-    seed: Any = None
-    output_format: Any = "png"
-    safety_tolerance: Any = 2
-    webhook: Any = None
-    webhook_events_filter: Any = None
+
+class KontextRestore(RequestBody):
+    model_config = ConfigDict(
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+        json_schema_extra={"required": ["input_image"]},
+    )
+
+    input_image: InputImage = None
+    seed: KontextSeed = None
+    output_format: KontextFormat = "png"
+    safety_tolerance: KontextTolerance = 2
+    webhook: WebhookUrl = None
+    webhook_events_filter: WebhookEvents = None
 
     @field_validator("input_image")
     @classmethod
@@ -70,27 +103,29 @@ class KontextRestore(RequestBody):
     def _webhook(cls, value: Any) -> str | None:
         if value is None:
             return None
-        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-            raise ValueError("Invalid webhook URL")
-        return value
+        if not isinstance(value, str):
+            raise ValueError(INVALID_WEBHOOK_URL)
+        # The X-Webhook-URL header's checks, word for word (the host is judged at submit).
+        try:
+            return validate_webhook_url(value)
+        except InvalidRequest:
+            raise ValueError(INVALID_WEBHOOK_URL) from None
 
     @field_validator("webhook_events_filter")
     @classmethod
     def _events(cls, value: Any) -> list[str] | None:
-        allowed = {"start", "output", "logs", "completed", "failed"}
         if value is None:
             return None
-        if not isinstance(value, list) or not all(v in allowed for v in value):
+        if not isinstance(value, list) or not all(v in WEBHOOK_EVENTS for v in value):
             raise ValueError(
                 "webhook_events_filter must be a list of: start, output, logs, completed, failed"
             )
         return [str(v) for v in value]
 
     @classmethod
-    def _message(cls, exc: Any) -> str:
+    def message_for(cls, error: Mapping[str, Any]) -> str:
         # Our validators already produce the spec's exact words.
-        first = exc.errors()[0]
-        return str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+        return str(error.get("msg", "invalid request")).removeprefix("Value error, ")
 
     def safety(self) -> SafetySpec:
         return safety_spec(KONTEXT_RESTORE_SCALE, int(self.safety_tolerance), enabled=True)

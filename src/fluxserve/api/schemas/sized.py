@@ -8,8 +8,10 @@ from pydantic import Field, field_validator
 from fluxserve.api.schemas.base import Prompt, RequestBody
 from fluxserve.api.schemas.fields import LooseInt, Seed, Steps, check_pixels
 from fluxserve.api.schemas.loras import LoraList
+from fluxserve.catalog import API_MODELS
 
-KLEIN_SIZES = (512, 1024, 1448, 2048)
+KLEIN_SIDES = API_MODELS["flux-2-klein-4b"].defaults.sides
+SCHNELL_MAX_STEPS = API_MODELS["flux-1-schnell"].defaults.max_steps
 MIN_SIDE = 64
 MAX_SIDE = 2048
 
@@ -22,7 +24,7 @@ def _side(value: int, field: str) -> int:
 
 class KleinGenerate(RequestBody):
     prompt: Prompt
-    steps: Steps = 25
+    steps: Steps | None = None
     width: LooseInt = 1024
     height: LooseInt = 1024
     seed: Seed | None = None
@@ -31,8 +33,9 @@ class KleinGenerate(RequestBody):
     @field_validator("width", "height")
     @classmethod
     def _supported(cls, value: int) -> int:
-        if value not in KLEIN_SIZES:
-            raise ValueError("must be one of the supported sizes: 512, 1024, 1448, 2048")
+        if value not in KLEIN_SIDES:
+            sides = ", ".join(str(side) for side in KLEIN_SIDES)
+            raise ValueError(f"must be one of the supported sizes: {sides}")
         return value
 
 
@@ -52,7 +55,10 @@ class Flux2DevGenerate(RequestBody):
 
 class SchnellGenerate(RequestBody):
     prompt: Prompt
-    num_steps: LooseInt = Field(default=4)
+    # Bounds checked below (for the message), shown in the schema here.
+    num_steps: LooseInt | None = Field(
+        default=None, json_schema_extra={"minimum": 1, "maximum": SCHNELL_MAX_STEPS}
+    )
     seed: Seed | None = None
     loras: LoraList | None = None
     width: LooseInt = 1024
@@ -60,9 +66,11 @@ class SchnellGenerate(RequestBody):
 
     @field_validator("num_steps")
     @classmethod
-    def _steps(cls, value: int) -> int:
-        if not 1 <= value <= 8:
-            raise ValueError("must be between 1 and 8 (FLUX.1 schnell is a few-step model)")
+    def _steps(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= SCHNELL_MAX_STEPS:
+            raise ValueError(
+                f"must be between 1 and {SCHNELL_MAX_STEPS} (FLUX.1 schnell is a few-step model)"
+            )
         return value
 
     @field_validator("width", "height")

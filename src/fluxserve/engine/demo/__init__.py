@@ -3,7 +3,7 @@
 Each folder loads with its pipeline class's ordinary `from_pretrained(folder)` and generates
 images of any requested size in milliseconds on CPU. Builds are deterministic (byte-identical
 files in any process). Models of one family share text encoders, tokenizers and VAE weights:
-the FLUX.1 four, and the two klein models. Sizes live in `sizes.py`."""
+the FLUX.1 four, and the two klein models. Dimensions live in `dimensions.py`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fluxserve.engine.demo.cache import build_once
 from fluxserve.errors import ModelNotFound
 
 # Bump when any builder or size changes, so cached folders of the old build are not reused.
-BUILD_VERSION = "1"
+BUILD_VERSION = "2"
 
 DEMO_BUILDERS: dict[str, Callable[[Path], None]] = {
     "flux1-schnell": flux1.build_schnell,
@@ -41,9 +41,7 @@ def build_demo_model(engine_model_id: str, dest: Path) -> None:
 
 
 def ensure_demo_model(engine_model_id: str, cache_root: Path) -> Path:
-    """Return cache_root/<engine_model_id>/<BUILD_VERSION>, building it when missing.
-
-    The build goes to a temporary folder renamed into place, so a reader never sees half a
-    model and two processes racing to build it are safe."""
+    """cache_root/<engine_model_id>/<BUILD_VERSION>, built when missing (into a temporary folder
+    renamed into place, so nobody sees half a model and racing builders are safe)."""
     builder = _builder(engine_model_id)
     return build_once(cache_root / engine_model_id / BUILD_VERSION, builder)

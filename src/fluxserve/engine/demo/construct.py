@@ -10,11 +10,9 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 
 
 def seeded(seed: int, cls: Any, /, *args: Any, **kwargs: Any) -> torch.nn.Module:
-    """`cls(*args, **kwargs)` under torch seed `seed`, without touching the caller's random state.
-
-    The module comes back in eval mode: freshly constructed modules train (T5 dropout is 0.1),
-    and the same seed would then give different images. torch's random state is per process:
-    two threads building at once would interleave draws, so build from one thread at a time."""
+    """`cls(*args, **kwargs)` under torch seed `seed`, in eval mode (T5 dropout would make one
+    seed give different images), the caller's random state untouched. That state is per
+    process: build from one thread at a time."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         module: torch.nn.Module = cls(*args, **kwargs)

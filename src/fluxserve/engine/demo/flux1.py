@@ -18,7 +18,7 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
 
-from fluxserve.engine.demo import sizes
+from fluxserve.engine.demo import dimensions
 from fluxserve.engine.demo.construct import flow_match_scheduler, save_pipeline, seeded
 from fluxserve.engine.demo.tokenizers import clip_tokenizer, t5_tokenizer
 
@@ -30,7 +30,7 @@ DEV_SEED = 112
 FILL_SEED = 113
 KONTEXT_SEED = 114
 
-PACKED_LATENT_CHANNELS = sizes.FLUX1_LATENT_CHANNELS * 4  # 2x2 patches
+PACKED_LATENT_CHANNELS = dimensions.FLUX1_LATENT_CHANNELS * 4  # 2x2 patches
 # Fill's transformer also reads the packed masked-image latents and the packed 8x8 mask.
 FILL_IN_CHANNELS = PACKED_LATENT_CHANNELS * 2 + 8 * 8 * 4
 
@@ -38,12 +38,12 @@ FILL_IN_CHANNELS = PACKED_LATENT_CHANNELS * 2 + 8 * 8 * 4
 def _clip(vocab_size: int, bos_id: int, eos_id: int) -> torch.nn.Module:
     config = CLIPTextConfig(
         vocab_size=vocab_size,
-        hidden_size=sizes.CLIP.hidden,
-        intermediate_size=sizes.CLIP.ffn,
-        projection_dim=sizes.CLIP.hidden,
-        num_hidden_layers=sizes.CLIP.layers,
-        num_attention_heads=sizes.CLIP.heads,
-        max_position_embeddings=sizes.CLIP_MAX_LENGTH,
+        hidden_size=dimensions.CLIP.hidden,
+        intermediate_size=dimensions.CLIP.ffn,
+        projection_dim=dimensions.CLIP.hidden,
+        num_hidden_layers=dimensions.CLIP.layers,
+        num_attention_heads=dimensions.CLIP.heads,
+        max_position_embeddings=dimensions.CLIP_MAX_LENGTH,
         bos_token_id=bos_id,
         eos_token_id=eos_id,  # the pooled output is read at the first end-of-text token
         pad_token_id=eos_id,
@@ -54,12 +54,12 @@ def _clip(vocab_size: int, bos_id: int, eos_id: int) -> torch.nn.Module:
 def _t5(vocab_size: int) -> torch.nn.Module:
     config = T5Config(
         vocab_size=vocab_size,
-        d_model=sizes.T5.hidden,
-        d_kv=sizes.T5.hidden // sizes.T5.heads,
-        d_ff=sizes.T5.ffn,
-        num_layers=sizes.T5.layers,
-        num_heads=sizes.T5.heads,
-        relative_attention_num_buckets=sizes.T5_RELATIVE_BUCKETS,
+        d_model=dimensions.T5.hidden,
+        d_kv=dimensions.T5.hidden // dimensions.T5.heads,
+        d_ff=dimensions.T5.ffn,
+        num_layers=dimensions.T5.layers,
+        num_heads=dimensions.T5.heads,
+        relative_attention_num_buckets=dimensions.T5_RELATIVE_BUCKETS,
         feed_forward_proj="gated-gelu",
         is_encoder_decoder=False,
         use_cache=False,
@@ -68,18 +68,19 @@ def _t5(vocab_size: int) -> torch.nn.Module:
 
 
 def _vae() -> torch.nn.Module:
-    blocks = len(sizes.VAE_BLOCKS)
+    blocks = len(dimensions.VAE_BLOCKS)
     return seeded(
         VAE_SEED,
         AutoencoderKL,
         down_block_types=("DownEncoderBlock2D",) * blocks,
         up_block_types=("UpDecoderBlock2D",) * blocks,
-        block_out_channels=sizes.VAE_BLOCKS,
-        latent_channels=sizes.FLUX1_LATENT_CHANNELS,
-        norm_num_groups=sizes.VAE_NORM_GROUPS,
+        block_out_channels=dimensions.VAE_BLOCKS,
+        latent_channels=dimensions.FLUX1_LATENT_CHANNELS,
+        norm_num_groups=dimensions.VAE_NORM_GROUPS,
         layers_per_block=1,
         scaling_factor=0.3611,  # the real FLUX.1 VAE's values
         shift_factor=0.1159,
+        sample_size=1024,  # and its tile size: tiled decodes cut 1024 px tiles, as on real weights
         use_quant_conv=False,
         use_post_quant_conv=False,
     )
@@ -88,7 +89,7 @@ def _vae() -> torch.nn.Module:
 def _transformer(
     seed: int, *, guidance: bool, in_channels: int = PACKED_LATENT_CHANNELS
 ) -> torch.nn.Module:
-    size = sizes.FLUX1_TRANSFORMER
+    size = dimensions.FLUX1_TRANSFORMER
     return seeded(
         seed,
         FluxTransformer2DModel,
@@ -98,14 +99,14 @@ def _transformer(
         num_single_layers=size.single_layers,
         attention_head_dim=size.head_dim,
         num_attention_heads=size.heads,
-        joint_attention_dim=sizes.T5.hidden,
-        pooled_projection_dim=sizes.CLIP.hidden,
+        joint_attention_dim=dimensions.T5.hidden,
+        pooled_projection_dim=dimensions.CLIP.hidden,
         guidance_embeds=guidance,
         axes_dims_rope=size.rope_axes,
     )
 
 
-def _scheduler(*, dynamic_shift: bool) -> object:
+def scheduler(*, dynamic_shift: bool) -> object:
     # schnell: fixed shift 1.0; dev, Fill and Kontext: resolution-dependent shift.
     return flow_match_scheduler(
         shift=3.0 if dynamic_shift else 1.0,
@@ -137,7 +138,7 @@ def build_schnell(dest: Path) -> None:
         dest,
         **shared_components(),
         transformer=_transformer(SCHNELL_SEED, guidance=False),
-        scheduler=_scheduler(dynamic_shift=False),
+        scheduler=scheduler(dynamic_shift=False),
     )
 
 
@@ -148,7 +149,7 @@ def build_dev(dest: Path) -> None:
         dest,
         **shared_components(),
         transformer=_transformer(DEV_SEED, guidance=True),
-        scheduler=_scheduler(dynamic_shift=True),
+        scheduler=scheduler(dynamic_shift=True),
     )
 
 
@@ -159,7 +160,7 @@ def build_fill(dest: Path) -> None:
         dest,
         **shared_components(),
         transformer=_transformer(FILL_SEED, guidance=True, in_channels=FILL_IN_CHANNELS),
-        scheduler=_scheduler(dynamic_shift=True),
+        scheduler=scheduler(dynamic_shift=True),
     )
 
 
@@ -170,5 +171,5 @@ def build_kontext(dest: Path) -> None:
         dest,
         **shared_components(),
         transformer=_transformer(KONTEXT_SEED, guidance=True),
-        scheduler=_scheduler(dynamic_shift=True),
+        scheduler=scheduler(dynamic_shift=True),
     )

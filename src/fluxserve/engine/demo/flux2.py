@@ -16,7 +16,7 @@ from transformers import (
     PixtralVisionConfig,
 )
 
-from fluxserve.engine.demo import sizes
+from fluxserve.engine.demo import dimensions
 from fluxserve.engine.demo.construct import flow_match_scheduler, save_pipeline, seeded
 from fluxserve.engine.demo.tokenizers import mistral_tokenizer
 
@@ -29,32 +29,32 @@ STACKED_TEXT_LAYERS = 3  # both FLUX.2 pipelines concatenate three text-encoder 
 
 def vae(seed: int) -> torch.nn.Module:
     """A FLUX.2 VAE with four blocks (scale factor 8) and the real 32 latent channels."""
-    blocks = len(sizes.VAE_BLOCKS)
+    blocks = len(dimensions.VAE_BLOCKS)
     return seeded(
         seed,
         AutoencoderKLFlux2,
         down_block_types=("DownEncoderBlock2D",) * blocks,
         up_block_types=("UpDecoderBlock2D",) * blocks,
-        block_out_channels=sizes.VAE_BLOCKS,
-        latent_channels=sizes.FLUX2_LATENT_CHANNELS,
-        norm_num_groups=sizes.VAE_NORM_GROUPS,
+        block_out_channels=dimensions.VAE_BLOCKS,
+        latent_channels=dimensions.FLUX2_LATENT_CHANNELS,
+        norm_num_groups=dimensions.VAE_NORM_GROUPS,
         layers_per_block=1,
     )
 
 
 def transformer(seed: int, *, text_hidden: int, guidance: bool) -> torch.nn.Module:
     """A FLUX.2 transformer for a text encoder of width `text_hidden`."""
-    size = sizes.FLUX2_TRANSFORMER
+    size = dimensions.FLUX2_TRANSFORMER
     return seeded(
         seed,
         Flux2Transformer2DModel,
-        in_channels=sizes.FLUX2_LATENT_CHANNELS * 4,  # 2x2 patches
+        in_channels=dimensions.FLUX2_LATENT_CHANNELS * 4,  # 2x2 patches
         num_layers=size.double_layers,
         num_single_layers=size.single_layers,
         attention_head_dim=size.head_dim,
         num_attention_heads=size.heads,
         joint_attention_dim=STACKED_TEXT_LAYERS * text_hidden,
-        timestep_guidance_channels=sizes.FLUX2_TIMESTEP_CHANNELS,
+        timestep_guidance_channels=dimensions.FLUX2_TIMESTEP_CHANNELS,
         axes_dims_rope=size.rope_axes,
         guidance_embeds=guidance,
     )
@@ -74,8 +74,8 @@ def scheduler() -> object:
 
 
 def _mistral(vocab_size: int, image_token_id: int) -> torch.nn.Module:
-    text = sizes.MISTRAL
-    vision = sizes.PIXTRAL
+    text = dimensions.MISTRAL
+    vision = dimensions.PIXTRAL
     config = Mistral3Config(
         text_config=MistralConfig(
             vocab_size=vocab_size,
@@ -85,7 +85,7 @@ def _mistral(vocab_size: int, image_token_id: int) -> torch.nn.Module:
             num_attention_heads=text.heads,
             num_key_value_heads=1,
             head_dim=text.hidden // text.heads,
-            max_position_embeddings=sizes.CHAT_MAX_LENGTH,
+            max_position_embeddings=dimensions.CHAT_MAX_LENGTH,
             tie_word_embeddings=False,
         ),
         vision_config=PixtralVisionConfig(
@@ -93,8 +93,8 @@ def _mistral(vocab_size: int, image_token_id: int) -> torch.nn.Module:
             intermediate_size=vision.ffn,
             num_hidden_layers=vision.layers,
             num_attention_heads=vision.heads,
-            image_size=sizes.PIXTRAL_IMAGE_SIZE,
-            patch_size=sizes.PIXTRAL_PATCH,
+            image_size=dimensions.PIXTRAL_IMAGE_SIZE,
+            patch_size=dimensions.PIXTRAL_PATCH,
         ),
         image_token_index=image_token_id,
         tie_word_embeddings=False,
@@ -113,6 +113,6 @@ def build_dev(dest: Path) -> None:
         text_encoder=_mistral(len(tokenizer), tokenizer.get_vocab()["[IMG]"]),
         tokenizer=tokenizer,
         transformer=transformer(
-            DEV_TRANSFORMER_SEED, text_hidden=sizes.MISTRAL.hidden, guidance=True
+            DEV_TRANSFORMER_SEED, text_hidden=dimensions.MISTRAL.hidden, guidance=True
         ),
     )

@@ -12,7 +12,7 @@ import torch
 from diffusers import Flux2KleinPipeline
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from fluxserve.engine.demo import flux2, sizes
+from fluxserve.engine.demo import dimensions, flux2
 from fluxserve.engine.demo.construct import save_pipeline, seeded
 from fluxserve.engine.demo.tokenizers import qwen_tokenizer
 
@@ -23,7 +23,7 @@ KLEIN_BASE_SEED = 312
 
 
 def _qwen3(vocab_size: int, eos_id: int, pad_id: int) -> torch.nn.Module:
-    size = sizes.QWEN3
+    size = dimensions.QWEN3
     config = Qwen3Config(
         vocab_size=vocab_size,
         hidden_size=size.hidden,
@@ -32,7 +32,7 @@ def _qwen3(vocab_size: int, eos_id: int, pad_id: int) -> torch.nn.Module:
         num_attention_heads=size.heads,
         num_key_value_heads=1,
         head_dim=size.hidden // size.heads,
-        max_position_embeddings=sizes.CHAT_MAX_LENGTH,
+        max_position_embeddings=dimensions.CHAT_MAX_LENGTH,
         tie_word_embeddings=True,  # as in Qwen3-4B
         eos_token_id=eos_id,
         pad_token_id=pad_id,
@@ -50,7 +50,7 @@ def _build(dest: Path, *, transformer_seed: int, distilled: bool) -> None:
         text_encoder=_qwen3(len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id),
         tokenizer=tokenizer,
         transformer=flux2.transformer(
-            transformer_seed, text_hidden=sizes.QWEN3.hidden, guidance=False
+            transformer_seed, text_hidden=dimensions.QWEN3.hidden, guidance=False
         ),
         is_distilled=distilled,
     )

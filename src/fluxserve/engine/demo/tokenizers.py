@@ -11,7 +11,7 @@ from typing import Any
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
-from fluxserve.engine.demo import sizes
+from fluxserve.engine.demo import dimensions
 from fluxserve.engine.demo.bpe import byte_alphabet, learn_merges
 
 # A message's text, whether `content` is a string (klein) or a list of parts (FLUX.2-dev).
@@ -46,7 +46,7 @@ MISTRAL_CHAT_TEMPLATE = (
 
 def _byte_bpe(specials: list[str]) -> Tokenizer:
     """A byte-level BPE whose first ids are `specials`, then the 256 bytes, then the merges."""
-    merges = learn_merges(sizes.BPE_MERGES)
+    merges = learn_merges(dimensions.BPE_MERGES)
     tokens = [*specials, *byte_alphabet(), *(a + b for a, b in merges)]
     vocab = {token: i for i, token in enumerate(dict.fromkeys(tokens))}
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=list(merges)))
@@ -79,7 +79,7 @@ def clip_tokenizer() -> PreTrainedTokenizerFast:
         eos_token=eos,
         pad_token=eos,
         unk_token=eos,
-        model_max_length=sizes.CLIP_MAX_LENGTH,
+        model_max_length=dimensions.CLIP_MAX_LENGTH,
     )
 
 
@@ -95,7 +95,7 @@ def t5_tokenizer() -> PreTrainedTokenizerFast:
         eos_token=eos,
         pad_token=pad,
         unk_token=unk,
-        model_max_length=sizes.T5_MAX_LENGTH,
+        model_max_length=dimensions.T5_MAX_LENGTH,
     )
 
 
@@ -106,7 +106,7 @@ def qwen_tokenizer() -> PreTrainedTokenizerFast:
         _byte_bpe(specials),
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        model_max_length=sizes.CHAT_MAX_LENGTH,
+        model_max_length=dimensions.CHAT_MAX_LENGTH,
         chat_template=QWEN_CHAT_TEMPLATE,
     )
 
@@ -121,6 +121,6 @@ def mistral_tokenizer() -> PreTrainedTokenizerFast:
         eos_token="</s>",
         unk_token="<unk>",
         pad_token="<pad>",
-        model_max_length=sizes.CHAT_MAX_LENGTH,
+        model_max_length=dimensions.CHAT_MAX_LENGTH,
         chat_template=MISTRAL_CHAT_TEMPLATE,
     )

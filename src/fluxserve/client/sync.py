@@ -1,0 +1,146 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from fluxserve.client import core
+from fluxserve.client.errors import APIError, WaitTimeout
+from fluxserve.client.types import Result, Status, Submission
+
+ProgressCallback = Callable[[Status], None]
+
+
+class Client:
+    """`Client(api_key, base_url)`: submit, status, wait, cancel and run against fluxserve, or
+    against the hosted API (same wire format) with its base URL and key."""
+
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str = core.DEFAULT_BASE_URL,
+        *,
+        timeout_s: float = 120.0,
+        retry: core.RetryPolicy | None = None,
+        poll_interval_s: float = 0.5,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or core.RetryPolicy()
+        self.poll_interval_s = poll_interval_s
+        self._http = http or httpx.Client(timeout=timeout_s)
+        self._openapi: Any = None
+
+    def _send(
+        self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        attempts = core.Attempts(self.retry, method)
+        sent = headers or core.headers(self.api_key)
+        while True:
+            try:
+                response = self._http.request(
+                    method, f"{self.base_url}{path}", json=json, headers=sent
+                )
+            except httpx.TransportError as exc:
+                time.sleep(attempts.after_transport_error(exc))
+                continue
+            delay = attempts.after_response(response)
+            if delay is None:
+                return response
+            time.sleep(delay)
+
+    def submit(
+        self,
+        model: str,
+        /,
+        *,
+        endpoint: str | None = None,
+        idempotency_key: str | None = None,
+        **params: Any,
+    ) -> Submission:
+        """POST the request. `model` is a model id or a route path; `params` is its body."""
+        path = core.route_for(model, params, endpoint)
+        response = self._send(
+            "POST", path, json=params, headers=core.submit_headers(self.api_key, idempotency_key)
+        )
+        return core.submission(response.json())
+
+    def status(self, request_id: str) -> Status:
+        path = core.STATUS_PATH.format(request_id=request_id)
+        return Status.parse(self._send("GET", path).json())
+
+    def wait(
+        self,
+        request_id: str,
+        *,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Result:
+        """Poll until the request ends (fluxserve has no events stream yet). Raises
+        `RequestFailed`/`ModerationError` when it ends badly, `WaitTimeout` after `timeout_s`."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            status = self.status(request_id)
+            if on_progress is not None:
+                on_progress(status)
+            result = core.result_of(status)
+            if result is not None:
+                return result
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"{request_id} is still {status.status} after {timeout_s} s")
+            time.sleep(self.poll_interval_s)
+
+    def run(
+        self,
+        model: str,
+        /,
+        *,
+        endpoint: str | None = None,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **params: Any,
+    ) -> Result:
+        """Submit and wait: the images of a finished request."""
+        done = self.submit(model, endpoint=endpoint, **params)
+        if done.request_id is None:
+            return core.sync_result(model, done)
+        return self.wait(done.request_id, timeout_s=timeout_s, on_progress=on_progress)
+
+    def cancel(self, request_id: str) -> Status:
+        """`POST /v2/requests/{id}/cancel`: the status, CANCELLED (uncharged). A request that
+        has ended already raises `ConflictError` (409); servers without the route (the hosted
+        API) answer 404, raised as `NotFoundError`."""
+        path = core.CANCEL_PATH.format(request_id=request_id)
+        return Status.parse(self._send("POST", path).json())
+
+    def account(self) -> dict[str, Any]:
+        """The key's name and wallet (`GET /v1/account`, a fluxserve route)."""
+        body: dict[str, Any] = self._send("GET", "/v1/account").json()
+        return body
+
+    def body_fields(self, model: str, params: dict[str, Any] | None = None) -> set[str] | None:
+        """The body fields the route of `model` takes, from the server's `/openapi.json`
+        (None where the server publishes none)."""
+        if self._openapi is None:
+            try:
+                self._openapi = self._send("GET", "/openapi.json").json()
+            except (httpx.HTTPError, ValueError, APIError):
+                self._openapi = {}
+        return core.body_fields(self._openapi, core.route_for(model, params or {}))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

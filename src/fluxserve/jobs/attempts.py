@@ -1,0 +1,97 @@
+"""Attempts: each claim of a job gets an id, and a row in `job_attempts` saying who ran it,
+when, and how it ended. The id guards every write of the attempt and names its media folder,
+so a stale attempt can neither finish a job nor touch another attempt's files."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, update
+
+from fluxserve.db.schema import job_attempts, jobs
+from fluxserve.jobs.records import JobRecord, JobState
+from fluxserve.jobs.rows import job_from_row
+
+
+def current(job: JobRecord) -> tuple[Any, ...]:
+    """The guard of every worker write: still PROCESSING, still under `job`'s attempt."""
+    return (
+        jobs.c.request_id == job.request_id,
+        jobs.c.state == JobState.PROCESSING.value,
+        jobs.c.attempt_id == job.attempt_id,
+    )
+
+
+def start(
+    conn: Connection,
+    request_id: str,
+    worker_id: str,
+    node_id: str,
+    lease_s: float,
+    now: datetime,
+) -> JobRecord | None:
+    """QUEUED → PROCESSING under a new attempt; None if someone else took it first."""
+    attempt_id = uuid.uuid4().hex
+    row = conn.execute(
+        update(jobs)
+        .where(jobs.c.request_id == request_id, jobs.c.state == JobState.QUEUED.value)
+        .values(
+            state=JobState.PROCESSING.value,
+            attempts=jobs.c.attempts + 1,
+            attempt_id=attempt_id,
+            worker_id=worker_id,
+            node_id=node_id,
+            lease_until=now + timedelta(seconds=lease_s),
+            updated_at=now,
+        )
+        .returning(*jobs.c)
+    ).one_or_none()
+    if row is None:
+        return None
+    conn.execute(
+        insert(job_attempts).values(
+            attempt_id=attempt_id,
+            request_id=request_id,
+            node_id=node_id,
+            worker_id=worker_id,
+            started_at=now,
+        )
+    )
+    return job_from_row(row)
+
+
+def requeue(conn: Connection, job: JobRecord, now: datetime, outcome: str) -> JobRecord | None:
+    """PROCESSING → QUEUED, ending `job`'s attempt with `outcome`. A handed-back attempt was
+    nobody's fault, so it gives its attempt back."""
+    refund = 1 if outcome == "HANDED_BACK" else 0
+    row = conn.execute(
+        update(jobs)
+        .where(*current(job))
+        .values(
+            state=JobState.QUEUED.value,
+            attempts=jobs.c.attempts - refund,
+            attempt_id=None,
+            worker_id=None,
+            node_id=None,
+            lease_until=None,
+            progress=None,
+            updated_at=now,
+        )
+        .returning(*jobs.c)
+    ).one_or_none()
+    if row is None:
+        return None
+    end(conn, job, outcome, now)
+    return job_from_row(row)
+
+
+def end(conn: Connection, job: JobRecord, outcome: str, now: datetime) -> None:
+    if job.attempt_id is None:
+        return
+    conn.execute(
+        update(job_attempts)
+        .where(job_attempts.c.attempt_id == job.attempt_id)
+        .values(ended_at=now, outcome=outcome)
+    )

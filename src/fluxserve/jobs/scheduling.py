@@ -1,0 +1,107 @@
+"""The order in which workers claim queued jobs: waiting clients first, keys taking turns,
+and nobody starving. docs/scheduling.md states the rule; in short, every job gets a *rank* when
+it is submitted, in milliseconds of queue time, and claims take the smallest rank first:
+
+    rank = max(submitted_at, previous_rank_of_same_line + fair_share_s) - priority * aging_s
+
+`priority` = key priority + model priority + sync_boost (when a client waits on the
+connection). A job's *line* is its key's QUEUED and PROCESSING jobs of the same model and
+priority, so a key with a backlog has its jobs spaced `fair_share_s` apart while another key's
+first job ranks at its own submit time: keys take turns whatever the queue depth. Ranks are
+fixed and fall behind the clock as a job waits, so a job's precedence over later arrivals grows
+by one priority point per `aging_s` seconds waited: that is the aging that prevents starvation.
+
+Because the rank is stored, a claim is one indexed `ORDER BY sched_rank` (with `FOR UPDATE
+SKIP LOCKED` on PostgreSQL), the same order on every node and on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from fluxserve.db.schema import jobs
+from fluxserve.jobs.records import JobState
+from fluxserve.settings import SchedulingConfig
+
+# Claims take jobs in this order; ties (same rank) fall back to first-come.
+CLAIM_ORDER = (jobs.c.sched_rank, jobs.c.created_at, jobs.c.request_id)
+
+_IN_LINE = (JobState.QUEUED.value, JobState.PROCESSING.value)
+
+
+def job_priority(
+    config: SchedulingConfig, *, key_priority: int, model_priority: int, waiting: bool
+) -> int:
+    """A new job's priority: its key's and model's, plus the boost of a waiting client."""
+    return key_priority + model_priority + (config.sync_boost if waiting else 0)
+
+
+def rank_for(
+    conn: Connection,
+    config: SchedulingConfig,
+    *,
+    key_id: str,
+    model_id: str,
+    priority: int,
+    now: datetime,
+) -> int:
+    """The rank of a job submitted `now`, read in the caller's (creating) transaction.
+
+    Two jobs of one key submitted at the same instant may read the same previous rank and
+    tie; the tie is broken first-come, which is all that is lost."""
+    head_start_ms = round(priority * config.aging_s * 1000)
+    own_rank = _epoch_ms(now) - head_start_ms
+    previous = conn.scalar(
+        select(func.max(jobs.c.sched_rank)).where(
+            jobs.c.key_id == key_id,
+            jobs.c.model_id == model_id,
+            jobs.c.priority == priority,
+            jobs.c.state.in_(_IN_LINE),
+        )
+    )
+    if previous is None:
+        return own_rank
+    return max(own_rank, int(previous) + round(config.fair_share_s * 1000))
+
+
+def queue_position(
+    conn: Connection, request_id: str, model_ids: Collection[str] | None = None
+) -> int | None:
+    """How many QUEUED jobs a claim takes before this one (0: it is next), among jobs of
+    `model_ids` (default: the job's own model, which is what a worker of that model claims
+    from). None when the job is not QUEUED (or does not exist)."""
+    row = conn.execute(
+        select(*CLAIM_ORDER, jobs.c.model_id).where(
+            jobs.c.request_id == request_id, jobs.c.state == JobState.QUEUED.value
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    rank, created_at, own_id, model_id = row
+    models = list(model_ids) if model_ids is not None else [model_id]
+    ahead = select(func.count()).where(
+        jobs.c.state == JobState.QUEUED.value,
+        jobs.c.model_id.in_(models),
+        _before(rank, created_at, own_id),
+    )
+    return int(conn.scalar(ahead) or 0)
+
+
+def _before(rank: int, created_at: datetime, request_id: str) -> Any:
+    """Rows that CLAIM_ORDER puts before (rank, created_at, request_id)."""
+    return or_(
+        jobs.c.sched_rank < rank,
+        and_(jobs.c.sched_rank == rank, jobs.c.created_at < created_at),
+        and_(
+            jobs.c.sched_rank == rank,
+            jobs.c.created_at == created_at,
+            jobs.c.request_id < request_id,
+        ),
+    )
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
