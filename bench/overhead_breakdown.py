@@ -62,7 +62,8 @@ ENGINE_GENERATE = {
 }
 
 # (label, module, attribute path): functions timed on the request path. Nested ones
-# (rebuilding pixels inside the engine call) are reported but not counted in the timeline's gaps.
+# (rebuilding pixels inside the engine call) and overlapping ones (encoding, on a thread beside
+# the image check) are reported but not counted in the timeline's gaps.
 STAGES: list[tuple[str, str, str]] = [
     ("api: authenticate key", "fluxserve.billing.keys", "KeyStore.authenticate"),
     ("api: submit (hold + insert job)", "fluxserve.api.intake", "Intake.submit"),
@@ -75,7 +76,8 @@ STAGES: list[tuple[str, str, str]] = [
     ),
     ENGINE_STAGE,
     ("worker: image safety check", "fluxserve.worker.job_runner", "blocked_reason"),
-    ("worker: store_images (encode + write)", "fluxserve.worker.job_runner", "store_images"),
+    ("worker: encode_images (beside the check)", "fluxserve.worker.job_runner", "encode_images"),
+    ("worker: put_images (write)", "fluxserve.worker.job_runner", "put_images"),
     ("worker: complete (JobStore.complete)", "fluxserve.jobs.store", "JobStore.complete"),
     ("worker: signal job finished", "fluxserve.jobs.signals", "JobSignals.job_finished"),
     (
@@ -84,7 +86,10 @@ STAGES: list[tuple[str, str, str]] = [
         "from_raw",
     ),
 ]
-NESTED = {"  (inside engine.generate) rebuild pixels"}
+NESTED = {
+    "  (inside engine.generate) rebuild pixels",
+    "worker: encode_images (beside the check)",
+}
 
 
 @dataclass

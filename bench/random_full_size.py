@@ -325,10 +325,20 @@ def main(argv: list[str]) -> int:
         print("--random-full-size needs a CUDA GPU (use --tiny to check the path on a CPU)",
               file=sys.stderr)  # fmt: skip
         return EXIT_NO_CUDA
+    threads = torch.get_num_threads()
     if args.tiny:
         # Tiny models gain nothing from intra-op threads, and on a shared CPU the threads of
         # every op wait on each other: one thread runs this plan about 10x faster there.
         torch.set_num_threads(1)
+    try:
+        return _run(args)
+    finally:
+        # Called in process (tests), the caller's torch keeps its own thread count: a different
+        # count changes the order of float sums, so the same call's pixels would change too.
+        torch.set_num_threads(threads)
+
+
+def _run(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="fluxserve-random-"))
     payload: dict[str, Any] = {"bench": "gpu_models_random", "scale": args.scale,
                                "options": vars(args), "machine": machine(),

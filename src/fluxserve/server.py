@@ -201,7 +201,7 @@ class Service:
             metrics=self.metrics.with_queue(self.db),
             model_statuses=lambda: self._statuses,
             media_url=self.storage.url_for,
-            blocking=Blocking(s.database.api_threads),
+            blocking=Blocking(s.database.api_threads_for(self.db.dialect)),
             media_expires_at=self.storage.url_expires_at,
             media_log=MediaLog(self.db),
             job_listing=JobListing(self.db),

@@ -237,6 +237,9 @@ class LimitsConfig(BaseModel):
     )
 
 
+SQLITE_API_THREADS = 2  # measured: docs/benchmarks.md section 10
+
+
 class DatabaseConfig(BaseModel):
     """Connections each process keeps to the job store, and the API's threads that use them."""
 
@@ -256,11 +259,21 @@ class DatabaseConfig(BaseModel):
         "by another process is refused there within this many seconds (0: no cache).",
     )
 
-    @property
-    def api_threads(self) -> int:
-        """Threads an API process runs database and image work on: one per connection, so
-        none waits for the pool."""
-        return self.pool_size + self.max_overflow
+    api_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Threads an API process runs database work on. Default: 2 on SQLite (one "
+        "writer at a time; more threads only contend for the interpreter), `pool_size` on "
+        "PostgreSQL (each thread waits on the network).",
+    )
+
+    def api_threads_for(self, dialect: str) -> int:
+        """The API's database threads for a store of `dialect`: never more than the kept
+        connections, so a busy API neither waits for the pool nor opens and closes overflow
+        connections per request (those serve the process's background threads)."""
+        wanted = self.api_threads or (SQLITE_API_THREADS if dialect == "sqlite" else self.pool_size)
+        return min(wanted, self.pool_size)
 
 
 class MetricsConfig(BaseModel):

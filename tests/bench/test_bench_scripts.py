@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -208,6 +209,8 @@ def test_gpu_check_runs_the_whole_plan_on_tiny_models(tmp_path: Path) -> None:
 def test_random_plan_fails_loudly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import torch
+
     module = bench_module("random_full_size")
     out = tmp_path / "out"
 
@@ -216,7 +219,9 @@ def test_random_plan_fails_loudly(
 
     monkeypatch.setattr(module, "run_group", broken)
     argv = ["--tiny", "--out", str(out), "--models", "flux1-dev", "--settings", "compile"]
+    threads = torch.get_num_threads()
     assert module.main(argv) == 1
+    assert torch.get_num_threads() == threads  # in process, ours are left as they were
     payload = json.loads((out / "results.json").read_text())
     assert [e["error"] for e in payload["errors"]] == ["RuntimeError: boom"]
     assert "RuntimeError: boom" in (out / "results.md").read_text()
@@ -241,10 +246,38 @@ def test_full_size_check_needs_cuda(
     assert "needs a CUDA GPU" in capsys.readouterr().err
 
 
-def test_gateway_measures_bare_and_fluxserve_routes(tmp_module: Path) -> None:
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8000/submit
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     7.41ms    1.20ms  20.00ms   90.00%
+    Req/Sec     4.10k   200.00     4.50k    80.00%
+  Latency Distribution
+     50%  730.00us
+     75%    7.80ms
+     90%    8.50ms
+     99%    1.02s
+  20400 requests in 5.01s, 3.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 12
+Requests/sec:   4071.86
+Transfer/sec:    613.23KB
+"""
+
+
+def test_gateway_reads_wrks_report() -> None:
+    numbers = bench_module("gateway").parse_wrk(WRK_OUTPUT)
+    assert numbers == {
+        "requests": 20400 - 15, "failures": 15, "seconds": 5.01, "p50": 730e-6, "p99": 1.02,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("client", ["httpx", "wrk"])
+def test_gateway_measures_bare_and_fluxserve_routes(tmp_module: Path, client: str) -> None:
+    if client == "wrk" and shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (apt install wrk); the httpx client ran instead")
     payload = run_main(
-        "gateway", tmp_module, "--duration", "0.5", "--rounds", "1", "--concurrency", "2",
-        "--api-processes", "1",
+        "gateway", tmp_module, "--duration", "1", "--rounds", "1", "--concurrency", "2",
+        "--api-processes", "1", "--client", client,
     )  # fmt: skip
     targets = payload["results"]["targets"]
     assert targets == ["bare FastAPI + SQLite", "fluxserve, 1 API process"]

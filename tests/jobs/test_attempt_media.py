@@ -93,6 +93,7 @@ def test_postgres_wakes_listeners_on_other_nodes(postgres_url: str) -> None:
         deadline = time.monotonic() + 30
         woken = False
         while not woken and time.monotonic() < deadline:  # until LISTEN is in place
+            mark = signals.work_mark(["flux-dev"])
             store.create(
                 request_id=f"flux-dev_{time.monotonic_ns()}",
                 model_id="flux-dev",
@@ -100,7 +101,7 @@ def test_postgres_wakes_listeners_on_other_nodes(postgres_url: str) -> None:
                 spec={},
                 price_micros=0,
             )
-            woken = _waits_less_than(signals, 0.5)
+            woken = _waits_less_than(signals, mark, 0.5)
         assert woken, "a job queued on another node never woke this node's workers"
         [claimed] = store.claim("w", "n", 30)
         store.error(claimed, error="boom")
@@ -110,7 +111,7 @@ def test_postgres_wakes_listeners_on_other_nodes(postgres_url: str) -> None:
         db.close()
 
 
-def _waits_less_than(signals: JobSignals, timeout_s: float) -> bool:
+def _waits_less_than(signals: JobSignals, mark: int, timeout_s: float) -> bool:
     started = time.monotonic()
-    signals.wait_for_work(timeout_s)
+    signals.wait_for_work(["flux-dev"], mark, timeout_s)
     return time.monotonic() - started < timeout_s * 0.9

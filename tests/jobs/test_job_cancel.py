@@ -14,6 +14,7 @@ from fluxserve.errors import Conflict, NotFound
 from fluxserve.jobs.outbox import Outbox
 from fluxserve.jobs.records import JobState
 from fluxserve.jobs.store import JobStore
+from fluxserve.jobs.whereabouts import RecentDurations
 from tests.jobs.test_job_store import (
     CREDIT,
     _assert_reconciles,
@@ -126,3 +127,42 @@ def test_queue_position_counts_the_jobs_of_its_model_ahead(store: JobStore, keys
     assert store.whereabouts(job)["eta_s"] is not None
     ended = store.get(claimed.request_id)
     assert ended is not None and store.whereabouts(ended) == {}
+
+
+def test_a_status_read_gives_the_job_and_its_whereabouts_in_one_go(
+    store: JobStore, keys: KeyStore
+) -> None:
+    key_id = _funded_key(keys)
+    first, second = (_new_job(store, key_id, n) for n in range(2))
+    read = store.status_read(second.request_id)
+    assert read is not None and read.job.request_id == second.request_id
+    assert read.whereabouts == store.whereabouts(read.job)
+    assert read.whereabouts["queue_position"] == 1 and read.deleted == {}
+    [claimed] = store.claim("w1", "n1", 30, model_ids=["flux-dev"])
+    store.complete(claimed, output_keys=["x"], media_type="image/png")
+    done = store.status_read(first.request_id)
+    assert done is not None and done.job.state is JobState.COMPLETED
+    assert done.whereabouts == {} and done.deleted == {}
+    assert store.status_read("flux-dev_missing") is None
+    assert store.status_read("a\x00b") is None
+
+
+def test_recent_durations_are_reread_once_stale_and_none_is_not_kept() -> None:
+    now = [0.0]
+    durations = RecentDurations(ttl_s=5.0, clock=lambda: now[0])
+    answers = iter([None, 2.0, 3.0])
+    reads: list[str] = []
+
+    def read(_conn: object, model_id: str) -> float | None:
+        reads.append(model_id)
+        return next(answers)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("fluxserve.jobs.whereabouts.recent_duration_s", read)
+        assert durations.of(None, "m") is None  # type: ignore[arg-type]
+        assert durations.of(None, "m") == 2.0  # type: ignore[arg-type]
+        now[0] = 4.9
+        assert durations.of(None, "m") == 2.0  # type: ignore[arg-type]
+        now[0] = 5.1
+        assert durations.of(None, "m") == 3.0  # type: ignore[arg-type]
+    assert reads == ["m", "m", "m"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fluxserve.billing.keys import KeyStore
 from fluxserve.db.database import Database
+from fluxserve.errors import TooManyActiveJobs
 from fluxserve.jobs.quota import count_active_jobs
 from fluxserve.jobs.store import JobStore
 
@@ -46,3 +49,24 @@ def test_counting_stops_at_the_cap(db: Database, store: JobStore, keys: KeyStore
         _job(store, mine.id, n)
     assert count_active_jobs(db, mine.id, up_to=3) == 3
     assert count_active_jobs(db, mine.id, up_to=10) == 5
+
+
+def test_the_submit_transaction_refuses_a_key_at_its_cap(
+    db: Database, store: JobStore, keys: KeyStore
+) -> None:
+    mine, _ = keys.create(name="mine", credit_micros=1_000_000)
+    for n in range(2):
+        store.create(
+            request_id=f"flux-dev_{n}", model_id="flux-dev", key_id=mine.id, spec={},
+            price_micros=1000, active_cap=2,
+        )  # fmt: skip
+    with pytest.raises(TooManyActiveJobs) as refused:
+        store.create(
+            request_id="flux-dev_2", model_id="flux-dev", key_id=mine.id, spec={},
+            price_micros=1000, active_cap=2,
+        )  # fmt: skip
+    assert refused.value.limit == 2 and refused.value.retry_after_s > 0
+    # Nothing of the refused job is left: no row, and only the two holds.
+    assert store.get("flux-dev_2") is None
+    assert keys.wallet(mine.id).held_micros == 2000
+    assert count_active_jobs(db, mine.id) == 2

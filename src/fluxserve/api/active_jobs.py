@@ -1,14 +1,11 @@
-"""The per-key cap on QUEUED + PROCESSING jobs, checked before a submission fetches or stores
-anything. Price is no brake on a $0 model; this cap is."""
+"""The per-key cap on QUEUED + PROCESSING jobs, checked early (before a submission fetches or
+stores any input) by routes that take inputs. Price is no brake on a $0 model; this cap is.
+Every submission meets the cap again inside its own transaction (`JobStore.create`)."""
 
 from __future__ import annotations
 
 from fluxserve.db.database import Database
-from fluxserve.errors import TooManyActiveJobs
-from fluxserve.jobs.quota import count_active_jobs
-
-# A job takes seconds; a client told to come back sooner would only be refused again.
-RETRY_AFTER_S = 5
+from fluxserve.jobs.quota import check_active_cap
 
 
 class ActiveJobCap:
@@ -21,5 +18,5 @@ class ActiveJobCap:
 
         Counted, not reserved: submissions racing on several nodes may each see room and
         overshoot by at most their number, which is what the rate limit bounds."""
-        if count_active_jobs(self._db, key_id, up_to=self.limit) >= self.limit:
-            raise TooManyActiveJobs(self.limit, RETRY_AFTER_S)
+        with self._db.read() as conn:
+            check_active_cap(conn, key_id, self.limit)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fluxserve.api.active_jobs import ActiveJobCap
 from fluxserve.api.blocking import Blocking
 from fluxserve.api.intake import Intake
+from fluxserve.api.provenance import ProvenanceCache
 from fluxserve.api.ratelimit import RateLimit
 from fluxserve.billing.keys import KeyStore
 from fluxserve.engine.boundary.messages import ModelStatus
@@ -43,3 +44,4 @@ class ApiContext:
     media_log: MediaLog
     job_listing: JobListing
     signer: ContentSigner | None = None  # None: content credentials turned off
+    provenance: ProvenanceCache = field(default_factory=ProvenanceCache)

@@ -46,17 +46,14 @@ async def caller_key(
 CallerKey = Annotated[ApiKeyRecord, Depends(caller_key)]
 
 
-def _admit(ctx: ApiContext, key: ApiKeyRecord) -> None:
-    ctx.limiter.take(key.id)  # the Redis bucket is a network round trip
-    if not ctx.intake.retries_known_key(key):
-        ctx.active_jobs.check(key.id)
-
-
 async def submitting_key(key: CallerKey, ctx: Ctx) -> ApiKeyRecord:
-    """The caller's key, after spending one token of its submission rate and checking its
-    cap on active jobs (unless the request retries a known `Idempotency-Key`: it adds no job,
-    and a client retrying a running job must get that job, not a 429)."""
-    await ctx.blocking.run(_admit, ctx, key)
+    """The caller's key, after spending one token of its submission rate. (Its cap on active
+    jobs and its funds are checked where the job is created, in the same transaction, and
+    before any input is fetched by routes that take inputs: see `Draft`.)"""
+    if ctx.limiter.blocking:
+        await ctx.blocking.run(ctx.limiter.take, key.id)
+    else:
+        ctx.limiter.take(key.id)
     return key
 
 

@@ -13,25 +13,41 @@ from fluxserve.api.schemas.fields import seeds_for
 from fluxserve.api.schemas.loras import LoraInput
 from fluxserve.billing.keys import ApiKeyRecord
 from fluxserve.catalog import ApiModel
-from fluxserve.inputs.images import DecodedImage, decode_image
+from fluxserve.inputs.images import DecodedImage
 from fluxserve.jobs.records import JobRecord
 from fluxserve.jobs.spec import GenerationSpec, LoraSpec
 
 
+def admit_inputs(ctx: ApiContext, key: ApiKeyRecord, model: ApiModel) -> None:
+    """Before a request's inputs are fetched, decoded or stored: refused (429) when the key is
+    at its cap of active jobs, unless it retries a known `Idempotency-Key` (that adds no job,
+    and a client retrying a running job must get that job), and refused (402) when it cannot
+    pay for the model at all. Blocking: run it on `ctx.blocking`."""
+    if not ctx.intake.retries_known_key(key):
+        ctx.active_jobs.check(key.id)
+    ctx.intake.check_funds(key, model)
+
+
 @dataclass
 class Draft:
+    """Routes without inputs reach the database once, in `submit` (whose transaction checks
+    the cap and holds the price); a route's first input first passes `admit_inputs`."""
+
     ctx: ApiContext
     key: ApiKeyRecord
     model: ApiModel
     request_id: str
     images: dict[str, DecodedImage] = field(default_factory=dict)
+    admitted: bool = False
 
     @classmethod
     async def start(cls, ctx: ApiContext, key: ApiKeyRecord, model: ApiModel) -> Draft:
-        """A new draft; refused (402) first when the key cannot pay for the model at all, so
-        no input is fetched, decoded or stored for it."""
-        await ctx.blocking.run(ctx.intake.check_funds, key, model)
         return cls(ctx, key, model, new_id(model))
+
+    async def _admit(self) -> None:
+        if not self.admitted:
+            await self.ctx.blocking.run(admit_inputs, self.ctx, self.key, self.model)
+            self.admitted = True
 
     def steps(self, given: int | None = None) -> int:
         """The caller's step count, else the operator's default for this model, else ours."""
@@ -42,6 +58,7 @@ class Draft:
         return self.model.defaults.guidance
 
     async def fetch_image(self, url: str, *, what: str, name: str = "image") -> DecodedImage:
+        await self._admit()
         image = await self.ctx.intake.fetch_image(url, what=what)
         self.images[name] = image
         return image
@@ -49,9 +66,8 @@ class Draft:
     async def add_image(self, data: bytes, *, what: str, name: str = "image") -> DecodedImage:
         """An uploaded input image (multipart), checked as strictly as a fetched one (and
         decoded on a thread: a huge one takes seconds)."""
-        image = await self.ctx.blocking.run(
-            decode_image, data, what=what, max_pixels=self.ctx.settings.max_input_pixels
-        )
+        await self._admit()
+        image = await self.ctx.blocking.run_cpu(self.ctx.intake.decode_for_job, data, what)
         self.images[name] = image
         return image
 
@@ -61,6 +77,8 @@ class Draft:
     async def loras(self, loras: list[LoraInput] | None, scale: float = 1.0) -> list[LoraSpec]:
         """Call last before `submit`: LoRA files fetched by URL are kept as inputs, and are
         removed again here if a later one is refused."""
+        if loras:
+            await self._admit()
         try:
             return await resolve_loras(
                 self.ctx, self.key, self.request_id, loras, self.model.engine_model, scale

@@ -97,9 +97,11 @@ class Intake:
         data = await self.fetcher.fetch(url, what=what)
         # Decoding (and the PNG kept for the job) costs up to seconds of CPU for a small but
         # huge-in-pixels file: off the event loop, or every other request waits.
-        return await asyncio.to_thread(self._decode_for_job, data, what)
+        return await asyncio.to_thread(self.decode_for_job, data, what)
 
-    def _decode_for_job(self, data: bytes, what: str) -> DecodedImage:
+    def decode_for_job(self, data: bytes, what: str) -> DecodedImage:
+        """The input image, checked and decoded, with the PNG the job will keep. Blocking:
+        seconds of CPU for a large image."""
         image = decode_image(data, what=what, max_pixels=self.settings.max_input_pixels)
         return replace(image, png=to_png_bytes(image.data))
 
@@ -244,11 +246,12 @@ class Intake:
                 alias=alias,
                 priority=self.priority(model, key, waiting),
                 idempotency_claim=claim,
+                active_cap=self.settings.limits.max_active_jobs_per_key,
             )
         except BaseException:
             self.discard_inputs(request_id)
             raise
-        self.signals.job_queued()
+        self.signals.job_queued(model.id)
         return job
 
 

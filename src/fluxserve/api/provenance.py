@@ -4,6 +4,8 @@ content credentials say, read back as any validator would read them."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from fluxserve.jobs.records import JobRecord, JobState
@@ -27,3 +29,31 @@ async def provenance_field(job: JobRecord, storage: MediaStorage) -> dict[str, A
     if job.state is not JobState.COMPLETED or not (job.media_type or "").startswith("image/"):
         return None
     return summary(await asyncio.to_thread(_reports, job, storage))
+
+
+class ProvenanceCache:
+    """`provenance_field` of recent COMPLETED jobs. Their outputs never change while they are
+    kept, so a client polling a finished job does not make the node re-read and re-validate
+    its images on every poll; the retention sweeper's deletion makes a new entry."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._known: OrderedDict[tuple[str, bool], dict[str, Any] | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    async def field(
+        self, job: JobRecord, storage: MediaStorage, outputs_deleted: bool
+    ) -> dict[str, Any] | None:
+        if job.state is not JobState.COMPLETED:
+            return None
+        entry = (job.request_id, outputs_deleted)
+        with self._lock:
+            if entry in self._known:
+                self._known.move_to_end(entry)
+                return self._known[entry]
+        found = await provenance_field(job, storage)
+        with self._lock:
+            self._known[entry] = found
+            while len(self._known) > self._size:
+                self._known.popitem(last=False)
+        return found

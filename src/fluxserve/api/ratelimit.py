@@ -17,6 +17,10 @@ from fluxserve.settings import Settings
 
 
 class RateLimit(Protocol):
+    # True when `take` waits on the network (run it on a thread), False when it is a few
+    # arithmetic operations in memory (run it in place: a thread hop would cost more).
+    blocking: bool
+
     def take(self, key_id: str) -> None:
         """Spend one submission of `key_id`'s rate or raise RateLimited with the wait."""
         ...
@@ -24,6 +28,8 @@ class RateLimit(Protocol):
 
 class RateLimiter:
     """A token bucket per key, in this process: `per_minute` tokens, refilled evenly."""
+
+    blocking = False
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._capacity = float(per_minute)

@@ -47,6 +47,8 @@ class RedisRateLimiter:
     its own in-process bucket (logged), so an outage loosens the limit to per-node rather than
     refusing every submission; the active-job cap, kept in the job store, still holds."""
 
+    blocking = True
+
     def __init__(
         self, client: redis.Redis, *, per_minute: int, key_prefix: str, fallback: RateLimit
     ) -> None:

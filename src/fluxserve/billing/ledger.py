@@ -10,6 +10,8 @@ from sqlalchemy import Connection, insert, select
 
 from fluxserve.db.schema import ledger_entries
 
+_APPEND = insert(ledger_entries)
+
 
 @dataclass(frozen=True)
 class LedgerEntry:
@@ -46,9 +48,9 @@ def append(
     note: str | None = None,
 ) -> None:
     """Add one entry inside the caller's transaction."""
-    # Values as parameters: one cached statement for every entry (the submit hot path).
+    # Values as parameters: one statement for every entry (the submit hot path).
     conn.execute(
-        insert(ledger_entries),
+        _APPEND,
         {
             "key_id": key_id,
             "request_id": request_id,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import ColumnElement, Connection, insert, select, update
+from sqlalchemy import Column, Connection, Update, bindparam, insert, select, update
 
 from fluxserve.billing import ledger
 from fluxserve.db.schema import wallets
@@ -34,11 +35,14 @@ def open_wallet(conn: Connection, key_id: str, at: datetime) -> None:
     )
 
 
+_READ = select(wallets.c.balance_micros, wallets.c.held_micros).where(
+    wallets.c.key_id == bindparam("key_id")
+)
+
+
 def read(conn: Connection, key_id: str) -> WalletView:
     """The wallet of `key_id`; NotFound when there is none."""
-    row = conn.execute(
-        select(wallets.c.balance_micros, wallets.c.held_micros).where(wallets.c.key_id == key_id)
-    ).one_or_none()
+    row = conn.execute(_READ, {"key_id": key_id}).one_or_none()
     if row is None:
         raise NotFound(f"No wallet for key {key_id}")
     return WalletView(key_id, int(row[0]), int(row[1]))
@@ -57,14 +61,7 @@ def topup(conn: Connection, key_id: str, micros: int, at: datetime, note: str | 
 
 def hold(conn: Connection, key_id: str, micros: int, request_id: str, at: datetime) -> WalletView:
     """Move `micros` from balance to held; InsufficientBalance when the balance is short."""
-    view = _move(
-        conn,
-        key_id,
-        at,
-        balance_delta=-micros,
-        held_delta=micros,
-        guard=wallets.c.balance_micros >= micros,
-    )
+    view = _move(conn, key_id, at, balance_delta=-micros, held_delta=micros, guard="balance")
     if view is None:
         read(conn, key_id)  # NotFound for an unknown key, else the balance was short
         raise InsufficientBalance(required_usd=micros_to_usd(micros))
@@ -76,7 +73,7 @@ def capture(
     conn: Connection, key_id: str, micros: int, request_id: str, at: datetime
 ) -> WalletView:
     """Charge a held amount: it leaves the wallet."""
-    view = _move(conn, key_id, at, balance_delta=0, held_delta=-micros, guard=_holds(micros))
+    view = _move(conn, key_id, at, balance_delta=0, held_delta=-micros, guard="held")
     if view is None:
         raise RuntimeError(f"wallet {key_id} holds less than {micros} micros for {request_id}")
     _record(conn, view, "capture", -micros, at, request_id, f"charged {micros_to_usd(micros)} USD")
@@ -87,15 +84,32 @@ def release(
     conn: Connection, key_id: str, micros: int, request_id: str, at: datetime
 ) -> WalletView:
     """Return a held amount to the balance, uncharged."""
-    view = _move(conn, key_id, at, balance_delta=micros, held_delta=-micros, guard=_holds(micros))
+    view = _move(conn, key_id, at, balance_delta=micros, held_delta=-micros, guard="held")
     if view is None:
         raise RuntimeError(f"wallet {key_id} holds less than {micros} micros for {request_id}")
     _record(conn, view, "release", 0, at, request_id, f"released {micros_to_usd(micros)} USD")
     return view
 
 
-def _holds(micros: int) -> ColumnElement[bool]:
-    return wallets.c.held_micros >= micros
+def _moving(guard: Column[int] | None) -> Update:
+    """UPDATE … RETURNING built once: a submit and every job end run one, with parameters.
+    `guard`: the column that must hold at least what leaves it (the precondition)."""
+    stmt = update(wallets).where(wallets.c.key_id == bindparam("w_key"))
+    if guard is not None:
+        stmt = stmt.where(guard >= bindparam("w_guard"))
+    return stmt.values(
+        balance_micros=wallets.c.balance_micros + bindparam("w_balance"),
+        held_micros=wallets.c.held_micros + bindparam("w_held"),
+        updated_at=bindparam("w_at"),
+    ).returning(wallets.c.balance_micros, wallets.c.held_micros)
+
+
+Guard = Literal["balance", "held"]
+_MOVES: dict[Guard | None, Update] = {
+    None: _moving(None),
+    "balance": _moving(wallets.c.balance_micros),
+    "held": _moving(wallets.c.held_micros),
+}
 
 
 def _move(
@@ -105,18 +119,14 @@ def _move(
     *,
     balance_delta: int,
     held_delta: int,
-    guard: ColumnElement[bool] | None = None,
+    guard: Guard | None = None,
 ) -> WalletView | None:
-    stmt = update(wallets).where(wallets.c.key_id == key_id)
+    """Add the deltas; when `guard` names a column, only if what leaves it is there. None
+    when no row changed."""
+    values = {"w_key": key_id, "w_balance": balance_delta, "w_held": held_delta, "w_at": at}
     if guard is not None:
-        stmt = stmt.where(guard)
-    row = conn.execute(
-        stmt.values(
-            balance_micros=wallets.c.balance_micros + balance_delta,
-            held_micros=wallets.c.held_micros + held_delta,
-            updated_at=at,
-        ).returning(wallets.c.balance_micros, wallets.c.held_micros)
-    ).one_or_none()
+        values["w_guard"] = -(balance_delta if guard == "balance" else held_delta)
+    row = conn.execute(_MOVES[guard], values).one_or_none()
     return None if row is None else WalletView(key_id, int(row[0]), int(row[1]))
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, make_url
@@ -21,6 +22,10 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writers: sqlite.WriterQueue | None = None
+        if engine.dialect.name == "sqlite" and not sqlite.is_memory(engine.url):
+            assert engine.url.database is not None
+            self._writers = sqlite.WriterQueue(Path(engine.url.database).expanduser())
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Database:
@@ -50,7 +55,8 @@ class Database:
         On SQLite it takes the write lock at BEGIN, so read-then-write logic inside sees no
         concurrent writer; on PostgreSQL it is READ COMMITTED, so callers guard every UPDATE
         with its precondition and check what it changed."""
-        with self.engine.connect() as conn:
+        queued = self._writers.turn() if self._writers is not None else nullcontext()
+        with queued, self.engine.connect() as conn:
             conn.execution_options(**{sqlite.WRITE_OPTION: True})
             with conn.begin():
                 yield conn
@@ -74,6 +80,8 @@ class Database:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._writers is not None:
+            self._writers.close()
 
 
 def _create_engine(url: str, pool_size: int, max_overflow: int) -> Engine:

@@ -113,6 +113,8 @@ jobs = Table(
     Index("ix_jobs_model_state_rank", "model_id", "state", "sched_rank"),
     Index("ix_jobs_key_model_state", "key_id", "model_id", "state"),
     Index("ix_jobs_key_state", "key_id", "state"),  # the active-jobs cap, on every submit
+    # The last rank of a key's line (jobs/scheduling.py), on every submit.
+    Index("ix_jobs_line_rank", "key_id", "model_id", "priority", "state", "sched_rank"),
 )
 
 # Every serving or worker process: its heartbeat says it is alive, and only a stale heartbeat

@@ -7,10 +7,18 @@ up to the busy timeout) so concurrent writers queue instead of failing with SQLI
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, event
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: writers of other processes meet SQLite's busy wait
+    fcntl = None  # type: ignore[assignment]
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "fluxserve_write"
@@ -49,3 +57,49 @@ def install_hooks(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         write = bool(conn.get_execution_options().get(WRITE_OPTION))
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class WriterQueue:
+    """Where a SQLite file's writers wait their turn. SQLite has one writer at a time, and a
+    writer that finds the lock taken sleeps in growing steps (up to 100 ms) before it tries
+    again: under a burst that lottery is the tail latency. Writers queue here instead: on a
+    lock of this process, then on an advisory file lock that every process of this machine
+    using the database takes (API processes, the worker), which the kernel hands to the next
+    waiter as soon as it is released and frees when a process dies. Reentrant: a nested write
+    meets SQLite's busy timeout as it would without the queue, rather than hanging."""
+
+    def __init__(self, database: Path) -> None:
+        self._path = database.with_name(database.name + ".writers")
+        self._local = threading.RLock()
+        self._depth = 0
+        self._file: Any = None
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._local:
+            self._depth += 1
+            try:
+                if self._depth == 1:
+                    self._lock_file()
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._unlock_file()
+
+    def _lock_file(self) -> None:
+        if fcntl is None:
+            return
+        if self._file is None:
+            self._file = self._path.open("a+b")
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+
+    def _unlock_file(self) -> None:
+        if fcntl is not None and self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._local:
+            if self._file is not None:
+                self._file.close()
+                self._file = None

@@ -56,7 +56,7 @@ class PgListener:
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=1.0, stop_after=64):
                     if note.channel == QUEUED_CHANNEL:
-                        self._signals.job_queued()
+                        self._signals.job_queued(note.payload)
                     elif note.channel == CHANGED_CHANNEL:
                         request_id, _, model_id = note.payload.partition(" ")
                         self._signals.job_changed(request_id, model_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, insert, select
+from sqlalchemy import Connection, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from fluxserve.catalog import API_MODELS
@@ -16,6 +16,18 @@ _TERMINAL = [state.value for state in TERMINAL_STATES]
 TRAINER_MODELS = [model.id for model in API_MODELS.values() if model.trainer]
 
 
+_DELETIONS = select(media_deletions.c.kind, media_deletions.c.deleted_at).where(
+    media_deletions.c.request_id == bindparam("request_id")
+)
+
+
+def deleted_on(conn: Connection, request_id: str) -> dict[str, datetime]:
+    """Kind of media ("outputs", "inputs") -> when the sweeper deleted it, read in the
+    caller's transaction."""
+    rows = conn.execute(_DELETIONS, {"request_id": request_id}).all()
+    return {str(kind): at for kind, at in rows}
+
+
 class MediaLog:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -23,12 +35,7 @@ class MediaLog:
     def deleted(self, request_id: str) -> dict[str, datetime]:
         """Kind of media ("outputs", "inputs") -> when the sweeper deleted it."""
         with self._db.read() as conn:
-            rows = conn.execute(
-                select(media_deletions.c.kind, media_deletions.c.deleted_at).where(
-                    media_deletions.c.request_id == request_id
-                )
-            ).all()
-        return {str(kind): at for kind, at in rows}
+            return deleted_on(conn, request_id)
 
     def due(self, kind: str, ended_before: datetime, limit: int) -> list[str]:
         """Ids of jobs that ended before `ended_before` whose `kind` of media is still kept."""

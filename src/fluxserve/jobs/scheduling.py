@@ -20,7 +20,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from fluxserve.db.schema import jobs
 from fluxserve.jobs.records import JobState
@@ -54,17 +54,11 @@ def rank_for(
     tie; the tie is broken first-come, which is all that is lost."""
     head_start_ms = round(priority * config.aging_s * 1000)
     own_rank = _epoch_ms(now) - head_start_ms
-    previous = conn.scalar(
-        select(func.max(jobs.c.sched_rank)).where(
-            jobs.c.key_id == key_id,
-            jobs.c.model_id == model_id,
-            jobs.c.priority == priority,
-            jobs.c.state.in_(_IN_LINE),
-        )
-    )
-    if previous is None:
+    line = {"key_id": key_id, "model_id": model_id, "priority": priority}
+    ranks = [rank for rank in conn.execute(_LAST_RANKS, line).one() if rank is not None]
+    if not ranks:
         return own_rank
-    return max(own_rank, int(previous) + round(config.fair_share_s * 1000))
+    return max(own_rank, int(max(ranks)) + round(config.fair_share_s * 1000))
 
 
 def queue_position(
@@ -73,26 +67,42 @@ def queue_position(
     """How many QUEUED jobs a claim takes before this one (0: it is next), among jobs of
     `model_ids` (default: the job's own model, which is what a worker of that model claims
     from). None when the job is not QUEUED (or does not exist)."""
-    row = conn.execute(
-        select(*CLAIM_ORDER, jobs.c.model_id).where(
-            jobs.c.request_id == request_id, jobs.c.state == JobState.QUEUED.value
-        )
-    ).one_or_none()
+    row = conn.execute(_OWN_PLACE, {"request_id": request_id}).one_or_none()
     if row is None:
         return None
     rank, created_at, own_id, model_id = row
     models = list(model_ids) if model_ids is not None else [model_id]
-    ahead = select(func.count()).where(
-        jobs.c.state == JobState.QUEUED.value,
-        jobs.c.model_id.in_(models),
-        _before(rank, created_at, own_id),
+    place = {"rank": rank, "created_at": created_at, "request_id": own_id, "models": models}
+    return int(conn.execute(_AHEAD, place).scalar() or 0)
+
+
+# Statements built once, their values passed as parameters (a status read runs them all).
+def _last_rank(state: str) -> Any:
+    return (
+        select(func.max(jobs.c.sched_rank))
+        .where(
+            jobs.c.key_id == bindparam("key_id"),
+            jobs.c.model_id == bindparam("model_id"),
+            jobs.c.priority == bindparam("priority"),
+            jobs.c.state == state,
+        )
+        .scalar_subquery()
     )
-    return int(conn.scalar(ahead) or 0)
 
 
-def _before(rank: int, created_at: datetime, request_id: str) -> Any:
-    """Rows that CLAIM_ORDER puts before (rank, created_at, request_id)."""
-    return or_(
+# The line's last rank, QUEUED and PROCESSING apart: each is one step down ix_jobs_line_rank
+# (a max over both states at once would visit every job of the line).
+_LAST_RANKS = select(*(_last_rank(state) for state in _IN_LINE))
+_OWN_PLACE = select(*CLAIM_ORDER, jobs.c.model_id).where(
+    jobs.c.request_id == bindparam("request_id"), jobs.c.state == JobState.QUEUED.value
+)
+
+
+def _ahead() -> Any:
+    rank = bindparam("rank", type_=jobs.c.sched_rank.type)
+    created_at = bindparam("created_at", type_=jobs.c.created_at.type)
+    request_id = bindparam("request_id", type_=jobs.c.request_id.type)
+    before = or_(
         jobs.c.sched_rank < rank,
         and_(jobs.c.sched_rank == rank, jobs.c.created_at < created_at),
         and_(
@@ -101,6 +111,17 @@ def _before(rank: int, created_at: datetime, request_id: str) -> Any:
             jobs.c.request_id < request_id,
         ),
     )
+    # `sched_rank <= rank` on its own lets the (model, state, rank) index bound the count to
+    # the jobs ahead; the OR alone would make the database visit the whole queue.
+    return select(func.count()).where(
+        jobs.c.state == JobState.QUEUED.value,
+        jobs.c.model_id.in_(bindparam("models", expanding=True)),
+        jobs.c.sched_rank <= rank,
+        before,
+    )
+
+
+_AHEAD = _ahead()
 
 
 def _epoch_ms(moment: datetime) -> int:

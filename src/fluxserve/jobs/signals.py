@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from typing import TypeVar
 
@@ -40,7 +40,8 @@ class ChangeWatch:
 class JobSignals:
     def __init__(self) -> None:
         self._work = threading.Condition()
-        self._pending = 0
+        self._queued: dict[str, int] = defaultdict(int)  # per model: jobs signalled queued
+        self._wakes = 0
         self._lock = threading.Lock()
         self._waiters: dict[str, list[_Waiter]] = defaultdict(list)
         self._watchers: dict[str, list[_Waiter]] = defaultdict(list)
@@ -51,22 +52,33 @@ class JobSignals:
         """Call `listener` (from any thread) whenever a job ends, e.g. to wake webhook delivery."""
         self._finish_listeners.append(listener)
 
-    def job_queued(self) -> None:
+    def job_queued(self, model_id: str) -> None:
+        """A job of `model_id` was queued: wake the workers that claim that model's jobs."""
         with self._work:
-            self._pending += 1
-            self._work.notify()
+            self._queued[model_id] += 1
+            self._work.notify_all()
 
-    def wait_for_work(self, timeout_s: float) -> None:
-        """Block a worker thread until a job is queued or the timeout passes."""
+    def work_mark(self, model_ids: Collection[str]) -> int:
+        """Take before looking for work; `wait_for_work` with it returns at once when work for
+        `model_ids` was signalled since (so a job queued during the look is never slept on)."""
         with self._work:
-            if self._pending == 0:
-                self._work.wait(timeout_s)
-            self._pending = max(0, self._pending - 1)
+            return self._count(model_ids)
+
+    def wait_for_work(self, model_ids: Collection[str], mark: int, timeout_s: float) -> None:
+        """Block a worker thread until a job of `model_ids` is queued after `mark` was taken,
+        `wake_all` is called, or the timeout passes. Only the workers of the queued job's model
+        wake: a signal is never spent on a worker (say, a training lane) that cannot run it."""
+        with self._work:
+            self._work.wait_for(lambda: self._count(model_ids) != mark, timeout_s)
 
     def wake_all(self) -> None:
         """Wake every waiting worker once (to re-check the store, or to see a stop flag)."""
         with self._work:
+            self._wakes += 1
             self._work.notify_all()
+
+    def _count(self, model_ids: Collection[str]) -> int:
+        return self._wakes + sum(self._queued.get(model_id, 0) for model_id in model_ids)
 
     def job_finished(self, request_id: str) -> None:
         with self._lock:

@@ -11,10 +11,11 @@ ledger."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fluxserve.billing import wallet
@@ -22,21 +23,34 @@ from fluxserve.db.clock import Clock, checked
 from fluxserve.db.database import Database
 from fluxserve.db.retry import is_transient, retry_transient
 from fluxserve.db.schema import jobs, nodes
-from fluxserve.jobs import attempts, cancellation, idempotency, notify, scheduling, whereabouts
+from fluxserve.jobs import attempts, cancellation, idempotency, notify, quota, scheduling
 from fluxserve.jobs.ending import finish
 from fluxserve.jobs.idempotency import DuplicateIdempotencyKey, IdempotencyClaim, IdempotentJob
+from fluxserve.jobs.media_log import deleted_on
 from fluxserve.jobs.records import JobRecord, JobState
 from fluxserve.jobs.rows import job_from_row
+from fluxserve.jobs.whereabouts import RecentDurations, whereabouts
 from fluxserve.settings import SchedulingConfig
 
 WEBHOOK_STYLES = ("status", "batch")
 # One statement, its values passed as parameters: compiled once and reused from SQLAlchemy's
 # cache, where `.values(...)` would build and key a new statement per submit.
 _INSERT_JOB = insert(jobs).returning(*jobs.c)
+_BY_ID = select(jobs).where(jobs.c.request_id == bindparam("request_id"))
 
 # How long a worker keeps trying to record a job's end while the database is unreachable. Longer
 # than a PostgreSQL restart; past it the job's lease expires and another node runs it again.
 FINISH_RETRY_S = 60.0
+
+
+@dataclass(frozen=True)
+class StatusRead:
+    """What a status read needs, read in one transaction: the job, where it is (see
+    `jobs/whereabouts.py`), and when the sweeper deleted which of its media."""
+
+    job: JobRecord
+    whereabouts: dict[str, Any]
+    deleted: dict[str, datetime]
 
 
 class JobStore:
@@ -51,6 +65,7 @@ class JobStore:
         self._db = db
         self._now = checked(clock)
         self._scheduling = scheduling or SchedulingConfig()
+        self._durations = RecentDurations()
 
     def create(
         self,
@@ -66,13 +81,15 @@ class JobStore:
         alias: str | None = None,
         priority: int = 0,
         idempotency_claim: IdempotencyClaim | None = None,
+        active_cap: int | None = None,
     ) -> JobRecord:
         """Accept a QUEUED job and hold its price, in one transaction, with its
         `idempotency_claim` if any; `priority` and its key's line place it in the claim order
         (jobs/scheduling.py).
 
-        Raises InsufficientBalance (and leaves nothing behind) when the wallet is short, and
-        DuplicateIdempotencyKey (the same) when the claim's key already made a job."""
+        Raises (and leaves nothing behind) TooManyActiveJobs when the key already has
+        `active_cap` jobs queued or running, InsufficientBalance when the wallet is short,
+        and DuplicateIdempotencyKey when the claim's key already made a job."""
         if price_micros < 0:
             raise ValueError("price_micros must be >= 0")
         if webhook_style not in WEBHOOK_STYLES:
@@ -97,6 +114,8 @@ class JobStore:
         }
         try:
             with self._db.write() as conn:
+                if active_cap is not None:
+                    quota.check_active_cap(conn, key_id, active_cap)
                 values["sched_rank"] = scheduling.rank_for(
                     conn, self._scheduling, key_id=key_id, model_id=model_id, priority=priority,
                     now=now,
@@ -124,7 +143,9 @@ class JobStore:
         """The job, or None."""
         if _unstorable(request_id):
             return None
-        return self._get_where(jobs.c.request_id == request_id)
+        with self._db.read() as conn:
+            row = conn.execute(_BY_ID, {"request_id": request_id}).one_or_none()
+        return None if row is None else job_from_row(row)
 
     def get_by_alias(self, alias: str) -> JobRecord | None:
         """The job with this alias (e.g. a schnell batch requestId), or None."""
@@ -137,7 +158,24 @@ class JobStore:
         if job.is_terminal:
             return {}
         with self._db.read() as conn:
-            return whereabouts.whereabouts(conn, job, self._now())
+            return whereabouts(conn, job, self._now(), self._durations)
+
+    def status_read(self, request_id: str) -> StatusRead | None:
+        """The job with its whereabouts and media deletions, in one read; None when there is
+        no such job."""
+        if _unstorable(request_id):
+            return None
+        with self._db.read() as conn:
+            row = conn.execute(_BY_ID, {"request_id": request_id}).one_or_none()
+            if row is None:
+                return None
+            job = job_from_row(row)
+            if job.is_terminal:
+                where: dict[str, Any] = {}
+                deleted = deleted_on(conn, request_id) if job.state is JobState.COMPLETED else {}
+            else:
+                where, deleted = whereabouts(conn, job, self._now(), self._durations), {}
+        return StatusRead(job, where, deleted)
 
     def claim(
         self,

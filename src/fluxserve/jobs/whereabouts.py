@@ -1,47 +1,80 @@
 """Where a job is: its place in its model's queue and how long it may still take. Read from the
 database only, so any API node answers for jobs that run on any worker node. Cheap: a count on
-an index, the last few finished attempts of the model, and one attempt row. The position
-follows the claim order itself (jobs/scheduling.py)."""
+an index bounded by the jobs ahead, one attempt row, and the model's recent run time, which an
+API process re-reads at most every few seconds (an estimate needs no fresher figure). The
+position follows the claim order itself (jobs/scheduling.py)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from fluxserve.db.schema import job_attempts, jobs
 from fluxserve.jobs.records import JobRecord, JobState
 from fluxserve.jobs.scheduling import queue_position
 
 RECENT_JOBS = 20  # finished attempts of a model that the estimate averages
+RECENT_TTL_S = 5.0  # how long a process reuses a model's recent mean run time
+
+_RECENT = (
+    select(jobs.c.request_id)
+    .where(jobs.c.model_id == bindparam("model_id"), jobs.c.state == JobState.COMPLETED.value)
+    .order_by(jobs.c.created_at.desc())
+    .limit(RECENT_JOBS)
+    .subquery()
+)
+# Both steps ride an index: jobs by (model, state, created), attempts by request.
+_RECENT_SPANS = (
+    select(job_attempts.c.started_at, job_attempts.c.ended_at)
+    .join(_RECENT, _RECENT.c.request_id == job_attempts.c.request_id)
+    .where(job_attempts.c.outcome == JobState.COMPLETED.value)
+)
+_STARTED = select(job_attempts.c.started_at).where(
+    job_attempts.c.attempt_id == bindparam("attempt_id")
+)
 
 
 def recent_duration_s(conn: Connection, model_id: str) -> float | None:
-    """Mean run time of the model's last completed jobs' final attempts; None before any.
-    Both steps ride an index: jobs by (model, state, created), attempts by request."""
-    recent = (
-        select(jobs.c.request_id)
-        .where(jobs.c.model_id == model_id, jobs.c.state == JobState.COMPLETED.value)
-        .order_by(jobs.c.created_at.desc())
-        .limit(RECENT_JOBS)
-        .subquery()
-    )
-    query = (
-        select(job_attempts.c.started_at, job_attempts.c.ended_at)
-        .join(recent, recent.c.request_id == job_attempts.c.request_id)
-        .where(job_attempts.c.outcome == JobState.COMPLETED.value)
-    )
-    spans = [(end - start).total_seconds() for start, end in conn.execute(query)]
+    """Mean run time of the model's last completed jobs' final attempts; None before any."""
+    rows = conn.execute(_RECENT_SPANS, {"model_id": model_id})
+    spans = [(end - start).total_seconds() for start, end in rows]
     return sum(spans) / len(spans) if spans else None
 
 
-def running_eta_s(conn: Connection, job: JobRecord, now: datetime) -> float | None:
+class RecentDurations:
+    """`recent_duration_s` per model, re-read once it is `ttl_s` old (0: always). "None yet"
+    is not kept: a model's first finished job gives estimates at once."""
+
+    def __init__(self, ttl_s: float = RECENT_TTL_S, clock: Callable[[], float] = time.monotonic):
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._known: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, conn: Connection, model_id: str) -> float | None:
+        now = self._clock()
+        with self._lock:
+            known = self._known.get(model_id)
+        if known is not None and now - known[0] < self._ttl_s:
+            return known[1]
+        mean = recent_duration_s(conn, model_id)
+        if mean is not None:
+            with self._lock:
+                self._known[model_id] = (now, mean)
+        return mean
+
+
+def running_eta_s(
+    conn: Connection, job: JobRecord, now: datetime, durations: RecentDurations
+) -> float | None:
     """Seconds left for a PROCESSING job: its own pace so far once it has made a step, else
     the model's recent mean run time less what it has run."""
-    started = conn.execute(
-        select(job_attempts.c.started_at).where(job_attempts.c.attempt_id == job.attempt_id)
-    ).scalar_one_or_none()
+    started = conn.execute(_STARTED, {"attempt_id": job.attempt_id}).scalar_one_or_none()
     if started is None:
         return None
     elapsed: float = max(0.0, (now - started).total_seconds())
@@ -49,21 +82,23 @@ def running_eta_s(conn: Connection, job: JobRecord, now: datetime) -> float | No
     total = int((job.progress or {}).get("total", 0))
     if 0 < step <= total:
         return elapsed / step * (total - step)
-    mean = recent_duration_s(conn, job.model_id)
+    mean = durations.of(conn, job.model_id)
     return None if mean is None else max(0.0, mean - elapsed)
 
 
-def whereabouts(conn: Connection, job: JobRecord, now: datetime) -> dict[str, Any]:
+def whereabouts(
+    conn: Connection, job: JobRecord, now: datetime, durations: RecentDurations
+) -> dict[str, Any]:
     """The status body's extra fields: `queue_position` and `eta_s` while QUEUED, `eta_s`
     while PROCESSING (null when nothing is known yet), nothing once it has ended."""
     position = queue_position(conn, job.request_id) if job.state is JobState.QUEUED else None
     if position is not None:
-        mean = recent_duration_s(conn, job.model_id)
+        mean = durations.of(conn, job.model_id)
         # The jobs ahead and this one, one after another: a bound for one worker per model.
         eta = None if mean is None else (position + 1) * mean
         return {"queue_position": position, "eta_s": _rounded(eta)}
     if job.state is JobState.PROCESSING:
-        return {"eta_s": _rounded(running_eta_s(conn, job, now))}
+        return {"eta_s": _rounded(running_eta_s(conn, job, now, durations))}
     return {}
 
 

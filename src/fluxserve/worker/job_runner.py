@@ -37,8 +37,9 @@ from fluxserve.safety.policy import SafetyPolicy
 from fluxserve.safety.prompt_check import check_prompt
 from fluxserve.settings import TrainingConfig
 from fluxserve.storage.base import MediaStorage
+from fluxserve.worker.beside import Beside
 from fluxserve.worker.output_check import blocked_reason
-from fluxserve.worker.tasks import attempt_folder, build_task, store_images
+from fluxserve.worker.tasks import attempt_folder, build_task, encode_images, put_images
 from fluxserve.worker.training_job import run_training
 
 log = logging.getLogger("fluxserve.worker")
@@ -119,12 +120,18 @@ class JobRunner:
             self._guard(job, self._finish_images, job, spec, images)
 
     def _finish_images(self, job: JobRecord, spec: GenerationSpec, images: list[Image]) -> None:
-        checker = self.deps.image_checker
+        deps = self.deps
+        encoding = Beside(
+            lambda: encode_images(job, images, spec, deps.storage, deps.signer), "encode"
+        )
+        # The check runs while the images are encoded (both release the interpreter); a
+        # blocked image is encoded in memory for nothing, but never stored.
+        checker = deps.image_checker
         if checker is not None and spec.safety.enabled:
             reason = blocked_reason(checker, images, spec.safety.strictness)
             if reason is not None:
                 raise ModerationBlocked(f"Output rejected by the image safety checker: {reason}")
-        keys, media_type = store_images(job, images, spec, self.deps.storage, self.deps.signer)
+        keys, media_type = put_images(job, encoding.result(), deps.storage)
         self._complete(job, keys, media_type)
 
     def _train(self, job: JobRecord, spec: TrainingSpec) -> None:

@@ -168,6 +168,7 @@ class WorkerPool:
 
     def _loop(self, lane: Lane, runner: JobRunner) -> None:
         while not self._stop.is_set():
+            mark = self._signals.work_mark(lane.model_ids)
             try:
                 batch = self._claim(lane, runner.worker_id)
             except Exception:
@@ -175,7 +176,7 @@ class WorkerPool:
                 time.sleep(IDLE_POLL_S)
                 continue
             if not batch:
-                self._signals.wait_for_work(IDLE_POLL_S)
+                self._signals.wait_for_work(lane.model_ids, mark, IDLE_POLL_S)
                 continue
             for job in batch:
                 # Live event streams in this process (other nodes hear the claim's NOTIFY).

@@ -18,7 +18,7 @@ from fluxserve.jobs.spec import GenerationSpec
 from fluxserve.provenance.facts import OutputFacts
 from fluxserve.provenance.signer import ContentSigner, Signing
 from fluxserve.storage.base import MediaStorage
-from fluxserve.storage.encode import encode_image
+from fluxserve.storage.encode import EncodedImage, encode_image
 
 
 def _input(storage: MediaStorage, key: str | None, what: str) -> bytes | None:
@@ -108,6 +108,40 @@ def output_facts(
     )
 
 
+def encode_images(
+    job: JobRecord,
+    images: list[Image],
+    spec: GenerationSpec,
+    storage: MediaStorage,
+    signer: ContentSigner | None = None,
+) -> list[EncodedImage]:
+    """Every image at its requested size in its requested format, signed when there is a
+    signer, in memory: nothing is stored yet."""
+    parent = _input(storage, spec.image_key, "image") if signer is not None else None
+    encoded = []
+    for index, image in enumerate(images):
+        signing = None
+        if signer is not None:
+            signing = Signing(signer, output_facts(job, spec, index, parent))
+        sized = to_requested_size(image, spec)
+        encoded.append(encode_image(sized, spec.output_format, spec.output_quality, signing))
+    return encoded
+
+
+def put_images(
+    job: JobRecord, encoded: list[EncodedImage], storage: MediaStorage
+) -> tuple[list[str], str]:
+    """Store encoded images under this attempt's folder; returns (storage keys, media type)."""
+    keys: list[str] = []
+    content_type = "application/octet-stream"
+    for index, image in enumerate(encoded):
+        key = f"{attempt_folder(job)}/output-{index}.{image.extension}"
+        storage.put(key, image.data, image.content_type)
+        keys.append(key)
+        content_type = image.content_type
+    return keys, content_type
+
+
 def store_images(
     job: JobRecord,
     images: list[Image],
@@ -117,18 +151,4 @@ def store_images(
 ) -> tuple[list[str], str]:
     """Encode (signing each image when there is a signer) and store every image under this
     attempt's folder; returns (storage keys, media type)."""
-    keys: list[str] = []
-    content_type = "application/octet-stream"
-    parent = _input(storage, spec.image_key, "image") if signer is not None else None
-    for index, image in enumerate(images):
-        signing = None
-        if signer is not None:
-            signing = Signing(signer, output_facts(job, spec, index, parent))
-        encoded = encode_image(
-            to_requested_size(image, spec), spec.output_format, spec.output_quality, signing
-        )
-        key = f"{attempt_folder(job)}/output-{index}.{encoded.extension}"
-        storage.put(key, encoded.data, encoded.content_type)
-        keys.append(key)
-        content_type = encoded.content_type
-    return keys, content_type
+    return put_images(job, encode_images(job, images, spec, storage, signer), storage)

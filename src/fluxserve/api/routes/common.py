@@ -25,7 +25,11 @@ def owner_of(key: ApiKeyRecord) -> str | None:
 def owned_job(ctx: ApiContext, request_id: str, key: ApiKeyRecord) -> JobRecord:
     """The caller's job. Someone else's answers exactly like a missing one: ids are not a
     lookup oracle."""
-    job = ctx.jobs.get(request_id)
+    return check_owned(ctx.jobs.get(request_id), request_id, key)
+
+
+def check_owned(job: JobRecord | None, request_id: str, key: ApiKeyRecord) -> JobRecord:
+    """`job` when it exists and `key` may see it, else NotFound (see `owned_job`)."""
     owner = owner_of(key)
     if job is None or (owner is not None and job.key_id != owner):
         raise NotFound(f"Request '{request_id}' not found")

@@ -120,7 +120,7 @@ async def _answer(
     b64 = fields.response_format == "b64_json"
     urls = media_urls(done, ctx.media_url)
     images = [
-        await ctx.blocking.run(_image_data, ctx, key, url, b64, seed)
+        await ctx.blocking.run_cpu(_image_data, ctx, key, url, b64, seed)
         for key, url, seed in zip(done.output_keys, urls, seeds, strict=True)
     ]
     return OpenAIImagesResponse(
@@ -218,7 +218,7 @@ async def edits(request: Request, ctx: Ctx, key: BearerKey) -> OpenAIImagesRespo
     image = await draft.add_image(image_data, what="image")
     if mask_data is not None:
         await draft.add_image(mask_data, what="mask", name="mask")
-        mask_png = await ctx.blocking.run(fill_mask_png, mask_data)
+        mask_png = await ctx.blocking.run_cpu(fill_mask_png, mask_data)
         await draft.add_image(mask_png, what="mask", name="mask")
     width, height = _size(model, fields.size, image)
     spec = draft.spec(

@@ -6,8 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse
 
 from fluxserve.api.deps import CallerKey, Ctx
-from fluxserve.api.provenance import provenance_field
-from fluxserve.api.routes.common import owned_job
+from fluxserve.api.routes.common import check_owned
 from fluxserve.api.routing import ERROR_RESPONSES, Responses
 from fluxserve.api.schemas.responses import ErrorBody, RequestStatus
 from fluxserve.errors import NotFound
@@ -29,19 +28,17 @@ NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No such reques
     responses={401: ERROR_RESPONSES[401], **NOT_FOUND},
 )
 async def request_status(request_id: str, ctx: Ctx, key: CallerKey) -> JSONResponse:
-    job = await ctx.blocking.run(owned_job, ctx, request_id, key)
+    # One thread hop, one read transaction: the job, its whereabouts and media deletions.
+    read = await ctx.blocking.run(ctx.jobs.status_read, request_id)
+    job = check_owned(read.job if read is not None else None, request_id, key)
+    assert read is not None
     # The expiry is taken before the URLs are signed, so it is never later than theirs.
     expires_at = ctx.media_expires_at()
-    completed = job.state is JobState.COMPLETED
-    deleted = (
-        (await ctx.blocking.run(ctx.media_log.deleted, job.request_id)).get("outputs")
-        if completed
-        else None
-    )
+    deleted = read.deleted.get("outputs") if job.state is JobState.COMPLETED else None
     body = status_body(job, ctx.media_url, MediaState(expires_at, deleted))
     # Extra fields beside the spec's (webhook bodies stay exactly the spec's).
-    body.update(await ctx.blocking.run(ctx.jobs.whereabouts, job))
-    provenance = await provenance_field(job, ctx.intake.storage)
+    body.update(read.whereabouts)
+    provenance = await ctx.provenance.field(job, ctx.intake.storage, deleted is not None)
     if provenance is not None:
         body["provenance"] = provenance
     return JSONResponse(body)

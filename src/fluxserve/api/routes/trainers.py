@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from fluxserve.api.context import ApiContext
 from fluxserve.api.deps import Ctx, SubmittingKey, WebhookUrlHeader, enabled_model
+from fluxserve.api.draft import admit_inputs
 from fluxserve.api.intake import new_id
 from fluxserve.api.responses import accepted
 from fluxserve.api.routes.common import header_webhook
@@ -44,7 +45,7 @@ async def _train(
 ) -> JSONResponse:
     params = validate_training_params(body.steps, body.learning_rate)
     webhook = header_webhook(webhook_header)
-    await ctx.blocking.run(ctx.intake.check_funds, key, model)  # before the dataset is fetched
+    await ctx.blocking.run(admit_inputs, ctx, key, model)  # before the dataset is fetched
     raw = await ctx.intake.fetch_bytes(body.image_data_url, what="image_data_url")
     # Decoding up to 200 images is CPU work: keep it off the event loop.
     dataset = await asyncio.to_thread(load_dataset, raw, what="image_data_url")
