@@ -38,7 +38,7 @@ class Draft:
     model: ApiModel
     request_id: str
     images: dict[str, DecodedImage] = field(default_factory=dict)
-    admitted: bool = False
+    admitted: bool = field(default=False, init=False)
 
     @classmethod
     async def start(cls, ctx: ApiContext, key: ApiKeyRecord, model: ApiModel) -> Draft:
@@ -59,14 +59,16 @@ class Draft:
 
     async def fetch_image(self, url: str, *, what: str, name: str = "image") -> DecodedImage:
         await self._admit()
-        image = await self.ctx.intake.fetch_image(url, what=what)
-        self.images[name] = image
-        return image
+        data = await self.ctx.intake.fetch_bytes(url, what=what)
+        return await self._decode(data, what=what, name=name)
 
     async def add_image(self, data: bytes, *, what: str, name: str = "image") -> DecodedImage:
         """An uploaded input image (multipart), checked as strictly as a fetched one (and
         decoded on a thread: a huge one takes seconds)."""
         await self._admit()
+        return await self._decode(data, what=what, name=name)
+
+    async def _decode(self, data: bytes, *, what: str, name: str) -> DecodedImage:
         image = await self.ctx.blocking.run_cpu(self.ctx.intake.decode_for_job, data, what)
         self.images[name] = image
         return image

@@ -50,11 +50,12 @@ async def job_events(
     with ctx.signals.changes(job.request_id, job.model_id) as watch:
         while True:
             watch.clear()  # before the read: a change after it wakes the wait below
-            current = await ctx.blocking.run(ctx.jobs.get, job.request_id)
-            if current is None:  # cannot happen (jobs are never deleted); end quietly
+            read = await ctx.blocking.run(ctx.jobs.status_read, job.request_id)
+            if read is None:  # cannot happen (jobs are never deleted); end quietly
                 return
+            current = read.job
             body = status_body(current, ctx.media_url)
-            body.update(await ctx.blocking.run(ctx.jobs.whereabouts, current))
+            body.update(read.whereabouts)
             ident = event_id(current, body)
             if ident != last:
                 yield sse(event_kind(last, ident), ident, body)

@@ -4,7 +4,6 @@ a bad URL or a broken image is a 400 to the caller, not a failed job later."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -93,15 +92,9 @@ class Intake:
         if cheapest > 0 and self.balance(key.id) < cheapest:
             raise InsufficientBalance(required_usd=micros_to_usd(cheapest))
 
-    async def fetch_image(self, url: str, *, what: str) -> DecodedImage:
-        data = await self.fetcher.fetch(url, what=what)
-        # Decoding (and the PNG kept for the job) costs up to seconds of CPU for a small but
-        # huge-in-pixels file: off the event loop, or every other request waits.
-        return await asyncio.to_thread(self.decode_for_job, data, what)
-
     def decode_for_job(self, data: bytes, what: str) -> DecodedImage:
-        """The input image, checked and decoded, with the PNG the job will keep. Blocking:
-        seconds of CPU for a large image."""
+        """The input image, checked and decoded, with the PNG the job will keep. Blocking: up
+        to seconds of CPU for a small but huge-in-pixels file (run it on the image lane)."""
         image = decode_image(data, what=what, max_pixels=self.settings.max_input_pixels)
         return replace(image, png=to_png_bytes(image.data))
 

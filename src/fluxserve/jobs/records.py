@@ -33,7 +33,8 @@ class JobRecord:
     was held when it was accepted; `output_keys` are storage keys (URLs are built when
     answering); `alias` is a second public id (the schnell batch `requestId`). While it is
     PROCESSING, `attempt_id` names the claim that runs it, on `worker_id` of node `node_id`,
-    and `lease_until` is renewed by that node's heartbeat."""
+    and `lease_until` is renewed by that node's heartbeat. `sched_rank` places it in the claim
+    order (jobs/scheduling.py)."""
 
     request_id: str
     model_id: str
@@ -57,6 +58,7 @@ class JobRecord:
     lease_until: datetime | None
     node_id: str | None = None
     attempt_id: str | None = None
+    sched_rank: int = 0
 
     @property
     def is_terminal(self) -> bool:

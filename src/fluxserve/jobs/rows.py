@@ -35,4 +35,5 @@ def job_from_row(row: Row[Any]) -> JobRecord:
         lease_until=m["lease_until"],
         node_id=m["node_id"],
         attempt_id=m["attempt_id"],
+        sched_rank=int(m["sched_rank"]),
     )

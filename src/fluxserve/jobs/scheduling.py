@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from fluxserve.db.schema import jobs
-from fluxserve.jobs.records import JobState
+from fluxserve.jobs.records import JobRecord, JobState
 from fluxserve.settings import SchedulingConfig
 
 # Claims take jobs in this order; ties (same rank) fall back to first-come.
@@ -72,7 +72,19 @@ def queue_position(
         return None
     rank, created_at, own_id, model_id = row
     models = list(model_ids) if model_ids is not None else [model_id]
-    place = {"rank": rank, "created_at": created_at, "request_id": own_id, "models": models}
+    return _count_ahead(conn, rank, created_at, own_id, models)
+
+
+def jobs_ahead(conn: Connection, job: JobRecord) -> int:
+    """`queue_position` of a QUEUED job whose record the caller read in this transaction (its
+    row is not read again)."""
+    return _count_ahead(conn, job.sched_rank, job.created_at, job.request_id, [job.model_id])
+
+
+def _count_ahead(
+    conn: Connection, rank: int, created_at: datetime, request_id: str, models: list[str]
+) -> int:
+    place = {"rank": rank, "created_at": created_at, "request_id": request_id, "models": models}
     return int(conn.execute(_AHEAD, place).scalar() or 0)
 
 

@@ -144,8 +144,7 @@ class JobStore:
         if _unstorable(request_id):
             return None
         with self._db.read() as conn:
-            row = conn.execute(_BY_ID, {"request_id": request_id}).one_or_none()
-        return None if row is None else job_from_row(row)
+            return _by_id(conn, request_id)
 
     def get_by_alias(self, alias: str) -> JobRecord | None:
         """The job with this alias (e.g. a schnell batch requestId), or None."""
@@ -154,11 +153,10 @@ class JobStore:
         return self._get_where(jobs.c.alias == alias)
 
     def whereabouts(self, job: JobRecord) -> dict[str, Any]:
-        """`queue_position` and `eta_s` of an unfinished job (see `jobs/whereabouts.py`)."""
-        if job.is_terminal:
-            return {}
-        with self._db.read() as conn:
-            return whereabouts(conn, job, self._now(), self._durations)
+        """`queue_position` and `eta_s` of an unfinished job as it is now (see
+        `jobs/whereabouts.py`)."""
+        read = None if job.is_terminal else self.status_read(job.request_id)
+        return {} if read is None else read.whereabouts
 
     def status_read(self, request_id: str) -> StatusRead | None:
         """The job with its whereabouts and media deletions, in one read; None when there is
@@ -166,10 +164,9 @@ class JobStore:
         if _unstorable(request_id):
             return None
         with self._db.read() as conn:
-            row = conn.execute(_BY_ID, {"request_id": request_id}).one_or_none()
-            if row is None:
+            job = _by_id(conn, request_id)
+            if job is None:
                 return None
-            job = job_from_row(row)
             if job.is_terminal:
                 where: dict[str, Any] = {}
                 deleted = deleted_on(conn, request_id) if job.state is JobState.COMPLETED else {}
@@ -336,6 +333,11 @@ class JobStore:
                 if result is not None:
                     changed.append(result)
         return changed
+
+
+def _by_id(conn: Connection, request_id: str) -> JobRecord | None:
+    row = conn.execute(_BY_ID, {"request_id": request_id}).one_or_none()
+    return None if row is None else job_from_row(row)
 
 
 def _unstorable(key: str) -> bool:

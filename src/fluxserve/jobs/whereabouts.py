@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from fluxserve.db.schema import job_attempts, jobs
 from fluxserve.jobs.records import JobRecord, JobState
-from fluxserve.jobs.scheduling import queue_position
+from fluxserve.jobs.scheduling import jobs_ahead
 
 RECENT_JOBS = 20  # finished attempts of a model that the estimate averages
 RECENT_TTL_S = 5.0  # how long a process reuses a model's recent mean run time
@@ -90,9 +90,10 @@ def whereabouts(
     conn: Connection, job: JobRecord, now: datetime, durations: RecentDurations
 ) -> dict[str, Any]:
     """The status body's extra fields: `queue_position` and `eta_s` while QUEUED, `eta_s`
-    while PROCESSING (null when nothing is known yet), nothing once it has ended."""
-    position = queue_position(conn, job.request_id) if job.state is JobState.QUEUED else None
-    if position is not None:
+    while PROCESSING (null when nothing is known yet), nothing once it has ended. `job` is a
+    record read in this transaction."""
+    if job.state is JobState.QUEUED:
+        position = jobs_ahead(conn, job)
         mean = durations.of(conn, job.model_id)
         # The jobs ahead and this one, one after another: a bound for one worker per model.
         eta = None if mean is None else (position + 1) * mean

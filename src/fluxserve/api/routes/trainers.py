@@ -3,7 +3,6 @@ dataset is a 400 before any GPU work, and only the checked images are kept for t
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from typing import Annotated
 
@@ -48,7 +47,7 @@ async def _train(
     await ctx.blocking.run(admit_inputs, ctx, key, model)  # before the dataset is fetched
     raw = await ctx.intake.fetch_bytes(body.image_data_url, what="image_data_url")
     # Decoding up to 200 images is CPU work: keep it off the event loop.
-    dataset = await asyncio.to_thread(load_dataset, raw, what="image_data_url")
+    dataset = await ctx.blocking.run_cpu(load_dataset, raw, what="image_data_url")
     request_id = new_id(model)
     spec = TrainingSpec(
         engine_model=model.engine_model,
