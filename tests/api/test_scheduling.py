@@ -209,12 +209,14 @@ def test_a_low_priority_job_completes_while_high_priority_keeps_the_queue_full(
     n = node({"aging_s": aging_s, "fair_share_s": 0})
     low_id, low_key = n.key()
     high_id, high_key = n.key(priority=priority)
-    n.start_workers()
-    assert n.submit(high_key).status_code == 202  # warm up: the workers are claiming
-    n.wait_until(lambda: n.count(jobs.c.state == "COMPLETED") == 1, "the warm-up job")
     for _ in range(3):
         assert n.submit(high_key).status_code == 202
     assert n.submit(low_key).status_code == 202
+    # High jobs submitted just after the low one are queued before any worker runs: started
+    # first, an idle worker could take the low job before the first of them arrived.
+    for _ in range(5):
+        assert n.submit(high_key).status_code == 202
+    n.start_workers()
 
     def low_done_while_feeding() -> bool:
         # Topped up on every look, so the workers never find the high key's queue empty.
