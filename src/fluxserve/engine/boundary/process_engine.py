@@ -36,6 +36,7 @@ from fluxserve.engine.boundary.messages import (
     TrainTask,
 )
 from fluxserve.engine.boundary.raw_images import RawImage, from_raw, to_raw
+from fluxserve.engine.boundary.turn import STOP_CHECK_S, engine_turn
 from fluxserve.errors import (
     Cancelled,
     EngineFailure,
@@ -50,8 +51,6 @@ logger = logging.getLogger("fluxserve.engine")
 _CLOSE_TIMEOUT_S = 30.0
 _BUSY_CLOSE_WAIT_S = 2.0
 _PR_SET_PDEATHSIG = 1
-# How often a call with a stop signal looks at it while waiting for the child's next message.
-_STOP_CHECK_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,7 @@ class ProcessEngine:
     def _call(
         self, request: object, progress: ProgressCallback | None, stop: StopSignal | None = None
     ) -> object:
-        with self._lock:
+        with engine_turn(self._lock, stop):
             conn = self._ensure_started()
             self._stop_flag.value = 0
             try:
@@ -243,7 +242,7 @@ class ProcessEngine:
         conn, process = self._conn, self._process
         assert conn is not None and process is not None
         while True:
-            ready = wait([conn, process.sentinel], None if stop is None else _STOP_CHECK_S)
+            ready = wait([conn, process.sentinel], None if stop is None else STOP_CHECK_S)
             if stop is not None and stop.is_set():
                 self._stop_flag.value = 1
             if not ready:

@@ -25,6 +25,7 @@ from fluxserve.engine.boundary.messages import (
     TrainResult,
     TrainTask,
 )
+from fluxserve.engine.boundary.turn import engine_turn
 from fluxserve.engine.inference.batching import Batch, plan_batches
 from fluxserve.engine.inference.pipeline_call import run_batch
 from fluxserve.engine.loading.families import share_key, shared_components
@@ -89,7 +90,7 @@ class LocalEngine:
         # Imported here: only engines that train pay for the training code's imports.
         from fluxserve.engine.training.loop import train_lora
 
-        with self._lock:
+        with engine_turn(self._lock, stop):
             loaded = self._loaded(task.engine_model)
             try:
                 return train_lora(loaded.pipe, task, progress, stop)
@@ -131,7 +132,7 @@ class LocalEngine:
         stop: StopSignal | None,
     ) -> list[list[Image.Image]]:
         results: list[list[Image.Image | None]] = [[None] * len(t.seeds) for t in tasks]
-        with self._lock:
+        with engine_turn(self._lock, stop):
             batches = plan_batches(tasks, self._settings.engine.max_batch)
             for number, batch in enumerate(batches):
                 loaded = self._loaded(batch.task.engine_model)
