@@ -1,13 +1,14 @@
 """Gateway throughput: fluxserve's submit and status routes against a bare FastAPI route.
 
-Starts, on this machine, the bare reference (bench/gateway_bare.py: parse the body, insert one
-SQLite row; read one row) and a real `fluxserve serve --no-workers` (per `--api-processes`
+Starts, on this machine, two bare references (bench/gateway_bare.py: parse the body, insert one
+SQLite row; read one row; once with the statement on the event loop, once off it, on FastAPI's
+thread pool) and a real `fluxserve serve --no-workers` (per `--api-processes`
 count; `--keys` clients, each with its own funded key and the default cap of active jobs, the
 rate limit raised), then drives each with a load
 generator (`--concurrency` connections for `--duration` seconds), interleaved, for `--rounds`
 rounds; requests take turns among the clients (a status read reads its client's job).
-Reports req/s, p50 and p99 per route, fluxserve's share of the bare route's req/s and
-each server's CPU per request. The load generator is `wrk` where it is installed (C, one
+Reports req/s, p50 and p99 per route, each server's share of either bare route's req/s and
+its CPU per request. The load generator is `wrk` where it is installed (C, one
 thread: it leaves the servers most of the machine) and otherwise an async httpx client, which
 on a small machine takes a core of its own and caps every server near the same rate.
 
@@ -245,15 +246,20 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
-def start_bare(opts: Options) -> Target:
+BARE = "bare FastAPI + SQLite"
+BARE_OFF_LOOP = "bare FastAPI + SQLite, off the loop"
+
+
+def start_bare(opts: Options, *, off_loop: bool = False) -> Target:
     repo_on_path()
     from tests.support.servers import free_port
 
     port = free_port()
-    log = (opts.work_dir / "bare.log").open("wb")
+    name = "bare-off-loop" if off_loop else "bare"
+    log = (opts.work_dir / f"{name}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, str(BENCH / "gateway_bare.py"), "--port", str(port),
-         "--db", str(opts.work_dir / "bare.db")],
+         "--db", str(opts.work_dir / f"{name}.db"), *(["--off-loop"] if off_loop else [])],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -267,7 +273,8 @@ def start_bare(opts: Options) -> Target:
                 raise RuntimeError("the bare reference app did not start") from None
             time.sleep(0.2)
     clients: list[dict[str, str]] = [{} for _ in range(opts.keys)]
-    return Target("bare FastAPI + SQLite", url, "/submit", clients, process, process.pid)
+    label = BARE_OFF_LOOP if off_loop else BARE
+    return Target(label, url, "/submit", clients, process, process.pid)
 
 
 def make_keys(data_dir: Path, config: Path, database_url: str | None, count: int) -> list[str]:
@@ -332,7 +339,7 @@ def measure(target: Target, op: str, opts: Options) -> dict[str, Any]:
 
 def run(opts: Options) -> dict[str, Any]:
     opts.work_dir.mkdir(parents=True, exist_ok=True)
-    targets = [start_bare(opts)]
+    targets = [start_bare(opts), start_bare(opts, off_loop=True)]
     try:
         targets += [start_fluxserve(opts, n) for n in opts.api_processes]
         for target in targets:
@@ -371,22 +378,22 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def report(opts: Options, results: dict[str, Any], info: dict[str, Any]) -> str:
-    bare_name = results["targets"][0]
     table = []
     for op in OPS:
-        bare = aggregate(results["samples"][bare_name][op])
+        bare = aggregate(results["samples"][BARE][op])["rps"]
+        off_loop = aggregate(results["samples"][BARE_OFF_LOOP][op])["rps"]
         for name in results["targets"]:
             numbers = aggregate(results["samples"][name][op])
-            share = numbers["rps"] / bare["rps"] if bare["rps"] else 0.0
             low, high = numbers["rps_range"]
             table.append(
                 [op, name, f"{numbers['rps']:.0f} ({low:.0f}–{high:.0f})", ms(numbers["p50"]),
                  ms(numbers["p99"]), f"{numbers['p99'] / max(numbers['p50'], 1e-9):.1f}",
-                 f"{share:.0%}", ms(numbers["cpu_per_request"]), numbers["failures"]]
+                 _share(numbers["rps"], bare), _share(numbers["rps"], off_loop),
+                 ms(numbers["cpu_per_request"]), numbers["failures"]]
             )  # fmt: skip
     store = "PostgreSQL" if opts.database_url else "SQLite (WAL)"
     headers = ["route", "server", "req/s mean (range)", "p50 ms", "p99 ms", "p99/p50"]
-    headers += ["of bare req/s", "server CPU ms/req", "failed"]
+    headers += ["of bare req/s", "of off-loop bare", "server CPU ms/req", "failed"]
     lines = [
         f"Gateway throughput, fluxserve store: {store}; {opts.client}, {opts.concurrency} "
         f"connections, {opts.duration:.0f} s per run, {opts.rounds} rounds interleaved",
@@ -395,6 +402,10 @@ def report(opts: Options, results: dict[str, Any], info: dict[str, Any]) -> str:
         markdown_table(headers, table),
     ]
     return "\n".join(lines)
+
+
+def _share(rps: float, reference: float) -> str:
+    return f"{rps / reference:.0%}" if reference else "–"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,3 +54,21 @@ def test_openai_routes_are_documented(api: Api) -> None:
     assert form["properties"]["image"]["format"] == "binary"
     assert {"image", "prompt"} <= set(form["required"])
     assert "BearerKey" in document["components"]["securitySchemes"]
+
+
+def test_routes_that_take_a_key_declare_both_key_headers(api: Api) -> None:
+    document = _openapi(api)
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["SubscriptionKey"] == {
+        "type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"
+    }  # fmt: skip
+    assert schemes["SecretKey"] == {"type": "apiKey", "in": "header", "name": "X-Secret-Key"}
+    either = [{"SubscriptionKey": []}, {"SecretKey": []}]
+    paths = document["paths"]
+    for model in API_MODELS.values():  # submits
+        for endpoint in model.endpoints:
+            assert paths[endpoint.path]["post"]["security"] == either, endpoint.path
+    assert paths["/v2/requests/status/{request_id}"]["get"]["security"] == either
+    assert paths["/v2/requests/{request_id}/cancel"]["post"]["security"] == either
+    assert "security" not in paths["/health"]["get"]
+    assert paths["/admin/v1/keys"]["post"]["security"] == [{"OperatorToken": []}]

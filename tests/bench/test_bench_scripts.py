@@ -280,7 +280,9 @@ def test_gateway_measures_bare_and_fluxserve_routes(tmp_module: Path, client: st
         "--api-processes", "1", "--client", client,
     )  # fmt: skip
     targets = payload["results"]["targets"]
-    assert targets == ["bare FastAPI + SQLite", "fluxserve, 1 API process"]
+    assert targets == [
+        "bare FastAPI + SQLite", "bare FastAPI + SQLite, off the loop", "fluxserve, 1 API process"
+    ]  # fmt: skip
     for name in targets:
         for op in ("submit", "status"):
             numbers = payload["results"]["summary"][name][op]

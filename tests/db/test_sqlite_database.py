@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -89,4 +90,34 @@ def test_in_memory_database_is_migrated() -> None:
         with db.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM jobs")).scalar_one() == 0
     finally:
+        db.close()
+
+
+def test_transactions_begin_in_sqlite_itself(tmp_path: Path) -> None:
+    """A read sees one snapshot however others commit meanwhile; a write holds SQLite's own
+    write lock from its first statement (another process's writer is refused at once), and
+    an error rolls everything it did back."""
+    db = _open(tmp_path)
+    other = sqlite3.connect(tmp_path / "nested" / "dir" / "fs.db", isolation_level=None)
+    other.execute("PRAGMA busy_timeout=0")
+    count = "SELECT count(*) FROM api_keys"
+    try:
+        with db.read() as conn:
+            before = conn.execute(text(count)).scalar_one()
+            other.execute(
+                "INSERT INTO api_keys (id, name, prefix, key_hash, disabled, is_operator, "
+                "created_at) VALUES ('k1', 'n', 'p', 'h', 0, 0, '2026-01-01 00:00:00')"
+            )
+            assert conn.execute(text(count)).scalar_one() == before
+        with db.write() as conn:
+            conn.execute(text("SELECT 1")).scalar_one()
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(RuntimeError), db.write() as conn:
+            conn.execute(text("DELETE FROM api_keys"))
+            raise RuntimeError("undo")
+        with db.read() as conn:
+            assert conn.execute(text(count)).scalar_one() == before + 1
+    finally:
+        other.close()
         db.close()

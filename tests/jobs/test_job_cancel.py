@@ -147,10 +147,10 @@ def test_a_status_read_gives_the_job_and_its_whereabouts_in_one_go(
     assert store.status_read("a\x00b") is None
 
 
-def test_recent_durations_are_reread_once_stale_and_none_is_not_kept() -> None:
+def test_recent_durations_are_reread_once_stale_and_none_yet_only_briefly() -> None:
     now = [0.0]
-    durations = RecentDurations(ttl_s=5.0, clock=lambda: now[0])
-    answers = iter([None, 2.0, 3.0])
+    durations = RecentDurations(ttl_s=5.0, clock=lambda: now[0], none_ttl_s=1.0)
+    answers = iter([None, None, None, 2.0, 3.0])
     reads: list[str] = []
 
     def read(_conn: object, model_id: str) -> float | None:
@@ -160,9 +160,20 @@ def test_recent_durations_are_reread_once_stale_and_none_is_not_kept() -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("fluxserve.jobs.whereabouts.recent_duration_s", read)
         assert durations.of(None, "m") is None  # type: ignore[arg-type]
+        now[0] = 0.9
+        assert durations.of(None, "m") is None  # type: ignore[arg-type]
+        assert len(reads) == 1  # "none yet" kept for a second
+        now[0] = 1.1
+        assert durations.of(None, "m") is None  # type: ignore[arg-type]
+        durations.forget("m")  # a job of the model finished in this process
+        assert durations.of(None, "m") is None  # type: ignore[arg-type]
+        assert durations.of(None, "m") is None  # type: ignore[arg-type]
+        assert len(reads) == 3
+        now[0] = 2.2
         assert durations.of(None, "m") == 2.0  # type: ignore[arg-type]
-        now[0] = 4.9
+        durations.forget("m")  # a known duration stays until it is stale
+        now[0] = 7.1
         assert durations.of(None, "m") == 2.0  # type: ignore[arg-type]
-        now[0] = 5.1
+        now[0] = 7.3
         assert durations.of(None, "m") == 3.0  # type: ignore[arg-type]
-    assert reads == ["m", "m", "m"]
+    assert reads == ["m"] * 5

@@ -12,6 +12,7 @@ from fluxserve.api.context import ApiContext
 from fluxserve.api.errors import install_error_handlers
 from fluxserve.api.idempotency import IdempotencyKeys
 from fluxserve.api.openapi_errors import install_error_docs
+from fluxserve.api.openapi_security import install_key_security_docs
 from fluxserve.api.routes import (
     account,
     admin,
@@ -45,9 +46,13 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None) -> FastAPI:
     # Added first, so it runs inside BodyLimits: only a body within its cap is copied.
     app.add_middleware(IdempotencyKeys)
     app.add_middleware(BodyLimits, settings=ctx.settings)
+    # Routes are matched in order, one by one: the status read, the most frequent request of
+    # all (clients poll), comes first.
+    modules = [status, flux2, trainers, kontext, sync, flux1, schnell_batch, health, metrics]
+    modules += [account, admin, cancel, events, openai_images, playground, webhook_log]
+    routers = [module.router for module in modules]
+    for router in routers:
+        app.include_router(router)
     install_error_docs(app)
-    for module in (flux2, trainers, kontext, sync, flux1, schnell_batch, status, health, metrics):
-        app.include_router(module.router)
-    for module in (account, admin, cancel, events, openai_images, playground, webhook_log):
-        app.include_router(module.router)
+    install_key_security_docs(app, routers)
     return app

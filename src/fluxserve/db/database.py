@@ -22,6 +22,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
         self._writers: sqlite.WriterQueue | None = None
         if engine.dialect.name == "sqlite" and not sqlite.is_memory(engine.url):
             assert engine.url.database is not None
@@ -56,24 +57,29 @@ class Database:
         concurrent writer; on PostgreSQL it is READ COMMITTED, so callers guard every UPDATE
         with its precondition and check what it changed."""
         queued = self._writers.turn() if self._writers is not None else nullcontext()
-        with queued, self.engine.connect() as conn:
-            conn.execution_options(**{sqlite.WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
+        with queued, self.engine.connect() as conn, conn.begin():
+            if self._sqlite:
+                sqlite.begin(conn, write=True)
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (a consistent snapshot on SQLite)."""
         with self.engine.connect() as conn, conn.begin():
+            if self._sqlite:
+                sqlite.begin(conn, write=False)
             yield conn
 
     @contextmanager
     def snapshot(self) -> Iterator[Connection]:
         """A read-only transaction whose statements all see one moment, on PostgreSQL too
         (REPEATABLE READ), for views that must add up across tables."""
+        if self._sqlite:
+            with self.read() as conn:
+                yield conn
+            return
         with self.engine.connect() as conn:
-            if self.dialect == "postgresql":
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
 
-from fluxserve.db.sqlite import WRITE_OPTION
+from fluxserve.db import sqlite
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Any constant works; it only has to be the same in every process that migrates.
@@ -32,9 +32,9 @@ def upgrade_to_head(engine: Engine) -> None:
     Processes that start together (API nodes, workers) may all call this: SQLite serialises
     them with BEGIN IMMEDIATE, PostgreSQL with an advisory lock, and the later ones find
     nothing left to do."""
-    with engine.connect() as conn:
-        conn.execution_options(**{WRITE_OPTION: True})
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-            command.upgrade(alembic_config(conn), "head")
+    with engine.connect() as conn, conn.begin():
+        if conn.dialect.name == "sqlite":
+            sqlite.begin(conn, write=True)
+        else:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        command.upgrade(alembic_config(conn), "head")

@@ -1,12 +1,16 @@
-"""SQLite connection set-up: WAL, a busy timeout, foreign keys, and SQLAlchemy-owned BEGIN.
+"""SQLite connection set-up: WAL, a busy timeout, foreign keys, and our own BEGIN.
 
 The sqlite3 driver's own transaction handling skips BEGIN before SELECTs, so a read-then-write
 transaction could act on a stale snapshot. We take over: every transaction starts with our
-BEGIN, and write transactions with BEGIN IMMEDIATE, which takes the write lock up front (waiting
-up to the busy timeout) so concurrent writers queue instead of failing with SQLITE_BUSY."""
+BEGIN (`begin`, called by `Database` inside SQLAlchemy's transaction), and write transactions
+with BEGIN IMMEDIATE, which takes the write lock up front (waiting up to the busy timeout) so
+concurrent writers queue instead of failing with SQLITE_BUSY. It is not a SQLAlchemy "begin"
+event: an engine with connection events pays for them on every connection checkout and
+transaction, which cost a status read more than its own statements."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, event
+from sqlalchemy.exc import DBAPIError
 
 try:
     import fcntl
@@ -21,7 +26,6 @@ except ImportError:  # not on Windows: writers of other processes meet SQLite's 
     fcntl = None  # type: ignore[assignment]
 
 BUSY_TIMEOUT_MS = 30_000
-WRITE_OPTION = "fluxserve_write"
 
 
 def is_memory(url: URL) -> bool:
@@ -36,7 +40,8 @@ def ensure_parent_dir(url: URL) -> None:
 
 
 def install_hooks(engine: Engine) -> None:
-    """Attach the pragmas and BEGIN handling to every connection of `engine`."""
+    """Attach the pragmas, and the driver's autocommit mode (BEGIN is ours), to every
+    connection of `engine`."""
     memory = is_memory(engine.url)
 
     @event.listens_for(engine, "connect")
@@ -53,10 +58,17 @@ def install_hooks(engine: Engine) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        write = bool(conn.get_execution_options().get(WRITE_OPTION))
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+def begin(conn: Connection, *, write: bool) -> None:
+    """Open the transaction of `conn` (inside its SQLAlchemy `begin()`, which commits or rolls
+    it back): BEGIN IMMEDIATE to write. On the driver's own connection, as a SQLAlchemy
+    execution costs more than the statement; a refusal (the database locked past the busy
+    timeout) still reaches callers as SQLAlchemy's error."""
+    statement = "BEGIN IMMEDIATE" if write else "BEGIN"
+    try:
+        conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
 
 
 class WriterQueue:

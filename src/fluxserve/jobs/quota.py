@@ -4,7 +4,7 @@ record), so every API node enforces the same cap. The submit transaction checks 
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, bindparam, func, literal_column, select
 
 from fluxserve.db.database import Database
 from fluxserve.db.schema import jobs
@@ -15,10 +15,12 @@ ACTIVE_STATES = (JobState.QUEUED.value, JobState.PROCESSING.value)
 # A job takes seconds; a client told to come back sooner would only be refused again.
 RETRY_AFTER_S = 5
 
-# One cached statement: counted no further than `up_to` on the (key_id, state) index.
+# One cached statement: counted no further than `up_to` on the (key_id, state) index. The
+# states are written into its SQL: a list of values would be re-expanded at every execution.
+_ACTIVE_IN_SQL: list[ColumnElement[str]] = [literal_column(f"'{state}'") for state in ACTIVE_STATES]
 _COUNT_ACTIVE = select(func.count()).select_from(
     select(jobs.c.request_id)
-    .where(jobs.c.key_id == bindparam("key_id"), jobs.c.state.in_(ACTIVE_STATES))
+    .where(jobs.c.key_id == bindparam("key_id"), jobs.c.state.in_(_ACTIVE_IN_SQL))
     .limit(bindparam("up_to"))
     .subquery()
 )

@@ -257,7 +257,10 @@ class JobStore:
         """COMPLETED with outputs; the hold is captured. None (and no change) unless `job`'s
         attempt is still the one running the job."""
         values = {"output_keys": output_keys, "media_type": media_type, "error": None}
-        return self._finish_one(job, JobState.COMPLETED, values)
+        done = self._finish_one(job, JobState.COMPLETED, values)
+        if done is not None:
+            self._durations.forget(job.model_id)
+        return done
 
     def fail(self, job: JobRecord, *, error: str) -> JobRecord | None:
         """FAILED (the request's own fault); the hold is released, uncharged."""

@@ -20,6 +20,10 @@ from fluxserve.jobs.scheduling import jobs_ahead
 
 RECENT_JOBS = 20  # finished attempts of a model that the estimate averages
 RECENT_TTL_S = 5.0  # how long a process reuses a model's recent mean run time
+# ... and its "none yet": briefly, so a model's first finished job gives estimates within a
+# second on every node, while a burst of reads of a model that never finished a job (a new
+# deployment, a backlog with no worker up) is not one more query per read.
+NONE_TTL_S = 1.0
 
 _RECENT = (
     select(jobs.c.request_id)
@@ -47,26 +51,39 @@ def recent_duration_s(conn: Connection, model_id: str) -> float | None:
 
 
 class RecentDurations:
-    """`recent_duration_s` per model, re-read once it is `ttl_s` old (0: always). "None yet"
-    is not kept: a model's first finished job gives estimates at once."""
+    """`recent_duration_s` per model, re-read once it is `ttl_s` old (0: always); "none yet"
+    once it is `none_ttl_s` old, or at once after `forget` (this process finished a job)."""
 
-    def __init__(self, ttl_s: float = RECENT_TTL_S, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        ttl_s: float = RECENT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+        none_ttl_s: float = NONE_TTL_S,
+    ):
         self._ttl_s = ttl_s
+        self._none_ttl_s = min(none_ttl_s, ttl_s)
         self._clock = clock
-        self._known: dict[str, tuple[float, float]] = {}
+        self._known: dict[str, tuple[float, float | None]] = {}
         self._lock = threading.Lock()
 
     def of(self, conn: Connection, model_id: str) -> float | None:
         now = self._clock()
         with self._lock:
             known = self._known.get(model_id)
-        if known is not None and now - known[0] < self._ttl_s:
-            return known[1]
-        mean = recent_duration_s(conn, model_id)
-        if mean is not None:
-            with self._lock:
-                self._known[model_id] = (now, mean)
-        return mean
+        if known is not None:
+            read_at, mean = known
+            if now - read_at < (self._ttl_s if mean is not None else self._none_ttl_s):
+                return mean
+        fresh = recent_duration_s(conn, model_id)
+        with self._lock:
+            self._known[model_id] = (now, fresh)
+        return fresh
+
+    def forget(self, model_id: str) -> None:
+        """A job of the model just finished here: a "none yet" is stale."""
+        with self._lock:
+            if model_id in self._known and self._known[model_id][1] is None:
+                del self._known[model_id]
 
 
 def running_eta_s(

@@ -9,6 +9,7 @@ from PIL import Image
 
 from fluxserve.errors import InvalidRequest
 from fluxserve.provenance.signer import Signing
+from fluxserve.storage import png
 
 OUTPUT_FORMATS: dict[str, tuple[str, str, str]] = {
     "jpeg": ("JPEG", "image/jpeg", "jpg"),
@@ -29,6 +30,7 @@ class EncodedImage:
     extension: str
 
 
+# zlib level 1: a 1024² PNG deflates in ~40% of the default's time, ~15% larger.
 PNG_COMPRESS_LEVEL = 1
 
 
@@ -44,16 +46,25 @@ def encode_image(
     pil_format, content_type, extension = spec
     if quality is not None and not 0 <= quality <= 100:
         raise InvalidRequest(f"output quality must be between 0 and 100, got {quality}")
+    storable = _in_storable_mode(image, pil_format)
+    if pil_format == "PNG" and png.writable(storable):
+        data = png.encode_png(storable, PNG_COMPRESS_LEVEL)
+    else:
+        data = _pillow_encoded(storable, pil_format, quality)
+    if signing is not None:
+        data = signing.apply(data, content_type)
+    return EncodedImage(data=data, content_type=content_type, extension=extension)
+
+
+def _pillow_encoded(image: Image.Image, pil_format: str, quality: int | None) -> bytes:
     options: dict[str, int] = {}
     if pil_format == "PNG":
-        # zlib level 1: a 1024² PNG encodes in ~40% of the default's time, ~15% larger.
         options["compress_level"] = PNG_COMPRESS_LEVEL
     if pil_format in DEFAULT_QUALITY:
         options["quality"] = DEFAULT_QUALITY[pil_format] if quality is None else quality
     out = io.BytesIO()
-    _in_storable_mode(image, pil_format).save(out, format=pil_format, **options)
-    data = out.getvalue() if signing is None else signing.apply(out.getvalue(), content_type)
-    return EncodedImage(data=data, content_type=content_type, extension=extension)
+    image.save(out, format=pil_format, **options)
+    return out.getvalue()
 
 
 def _in_storable_mode(image: Image.Image, pil_format: str) -> Image.Image:
