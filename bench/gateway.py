@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--api-processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--database-url", help="fluxserve's store (default: SQLite)")
     parser.add_argument(
-        "--keys", type=int, default=256, help="clients, each with its own key (default cap)"
+        "--keys", type=int, default=512, help="clients, each with its own key (default cap)"
     )
     parser.add_argument(
         "--client",

@@ -23,6 +23,11 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
+        # PostgreSQL's READ COMMITTED gives every statement its own snapshot anyway, so a read
+        # gains nothing from a transaction but the BEGIN and COMMIT round trips.
+        self._reader = (
+            engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._writers: sqlite.WriterQueue | None = None
         if engine.dialect.name == "sqlite" and not sqlite.is_memory(engine.url):
             assert engine.url.database is not None
@@ -64,8 +69,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction (a consistent snapshot on SQLite)."""
-        with self.engine.connect() as conn, conn.begin():
+        """Read-only statements: one consistent snapshot on SQLite; on PostgreSQL each statement
+        sees what was committed when it started, as in a READ COMMITTED transaction (without
+        its two round trips). Statements that must agree use `snapshot`."""
+        with self._reader.connect() as conn, conn.begin():
             if self._sqlite:
                 sqlite.begin(conn, write=False)
             yield conn
