@@ -171,7 +171,7 @@ def _no_fsync() -> AbstractContextManager[Any]:
 def _no_progress() -> AbstractContextManager[Any]:
     from fluxserve.worker.job_runner import JobRunner
 
-    return mock.patch.object(JobRunner, "_progress", lambda self, job: None)
+    return mock.patch.object(JobRunner, "_progress", lambda self, job, stop: None)
 
 
 WHAT_IFS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
