@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from fluxserve.catalog import ENGINE_MODELS
 from fluxserve.engine.boundary.interface import Engine
 from fluxserve.engine.boundary.messages import Progress
+from fluxserve.engine.inference import local_engine as local_engine_module
 from fluxserve.engine.inference.local_engine import LocalEngine
 from fluxserve.errors import InvalidRequest, ModelNotFound
 from fluxserve.settings import ModelConfig
@@ -201,3 +204,26 @@ def test_schnell_prompts_stop_at_its_maximum_length(
     local_engine.generate(make_task(engine_model, **fields))
     [kwargs] = text_calls + image_calls
     assert kwargs.get("max_sequence_length") == expected
+
+
+def test_every_call_runs_on_the_engines_own_thread(
+    local_engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whichever thread calls, the pipelines run on one thread: torch's CPU parallelism stays
+    slower for good once a second thread of the process has used it."""
+    ran_on: list[int] = []
+    original = local_engine_module.run_batch
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        ran_on.append(threading.get_ident())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(local_engine_module, "run_batch", recording)
+    callers = [threading.get_ident()]
+    local_engine.generate(make_task())
+    for _ in range(2):
+        with ThreadPoolExecutor(1) as other:
+            callers.append(other.submit(threading.get_ident).result())
+            other.submit(local_engine.generate, make_task()).result()
+    assert len(ran_on) == 3 and len(set(ran_on)) == 1
+    assert not set(ran_on) & set(callers)

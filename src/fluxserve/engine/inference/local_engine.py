@@ -27,6 +27,7 @@ from fluxserve.engine.boundary.messages import (
 )
 from fluxserve.engine.boundary.turn import engine_turn
 from fluxserve.engine.inference.batching import Batch, plan_batches
+from fluxserve.engine.inference.engine_thread import EngineThread
 from fluxserve.engine.inference.pipeline_call import run_batch
 from fluxserve.engine.loading.families import share_key, shared_components
 from fluxserve.engine.loading.loader import (
@@ -45,7 +46,8 @@ logger = logging.getLogger("fluxserve.engine")
 
 
 class LocalEngine:
-    """`Engine` in this process. Calls run one at a time."""
+    """`Engine` in this process. Calls run one at a time, all on the engine's own thread
+    (`EngineThread`), whichever thread makes them."""
 
     def __init__(self, settings: Settings) -> None:
         quiet_library_progress()
@@ -63,6 +65,7 @@ class LocalEngine:
             budget_bytes(settings.engine.gpu_memory_budget_gb),
         )
         self._lock = threading.Lock()
+        self._torch = EngineThread()
         for source in self._sources.values():
             if source.disabled_reason:
                 logger.warning("%s: disabled: %s", source.engine_model, source.disabled_reason)
@@ -87,21 +90,26 @@ class LocalEngine:
     ) -> TrainResult:
         """Train a LoRA on the transformer of `task.engine_model`'s resident pipeline; the
         pipeline is back to its clean state afterwards, so generation is unaffected."""
+        with engine_turn(self._lock, stop):
+            return self._torch.run(self._train, task, progress, stop)
+
+    def _train(
+        self, task: TrainTask, progress: ProgressCallback | None, stop: StopSignal | None
+    ) -> TrainResult:
         # Imported here: only engines that train pay for the training code's imports.
         from fluxserve.engine.training.loop import train_lora
 
-        with engine_turn(self._lock, stop):
-            loaded = self._loaded(task.engine_model)
-            try:
-                return train_lora(loaded.pipe, task, progress, stop)
-            except FluxServeError:
-                raise
-            except torch.OutOfMemoryError as exc:
-                _free_cuda_cache()
-                raise EngineFailure(f"{task.engine_model}: out of memory while training") from exc
-            except Exception as exc:
-                logger.exception("training on %s failed", task.engine_model)
-                raise EngineFailure(f"Training failed: {type(exc).__name__}: {exc}") from exc
+        loaded = self._loaded(task.engine_model)
+        try:
+            return train_lora(loaded.pipe, task, progress, stop)
+        except FluxServeError:
+            raise
+        except torch.OutOfMemoryError as exc:
+            _free_cuda_cache()
+            raise EngineFailure(f"{task.engine_model}: out of memory while training") from exc
+        except Exception as exc:
+            logger.exception("training on %s failed", task.engine_model)
+            raise EngineFailure(f"Training failed: {type(exc).__name__}: {exc}") from exc
 
     def statuses(self) -> list[ModelStatus]:
         with self._lock:
@@ -109,12 +117,13 @@ class LocalEngine:
 
     def close(self) -> None:
         with self._lock:
-            self._residency.clear()
+            self._torch.run(self._residency.clear)
+            self._torch.close()
 
     def loaded_model(self, engine_model: str) -> LoadedModel:
         """The resident model (loading it if needed). For tests and diagnostics."""
         with self._lock:
-            return self._loaded(engine_model)
+            return self._torch.run(self._loaded, engine_model)
 
     def resident(self) -> list[str]:
         """Resident model ids, least recently used first."""
@@ -131,15 +140,23 @@ class LocalEngine:
         progress: ProgressCallback | None,
         stop: StopSignal | None,
     ) -> list[list[Image.Image]]:
-        results: list[list[Image.Image | None]] = [[None] * len(t.seeds) for t in tasks]
         with engine_turn(self._lock, stop):
-            batches = plan_batches(tasks, self._settings.engine.max_batch)
-            for number, batch in enumerate(batches):
-                loaded = self._loaded(batch.task.engine_model)
-                report = _offset_progress(progress, number, len(batches))
-                images = self._call(loaded, batch, tasks, report, stop)
-                for item, image in zip(batch.items, images, strict=True):
-                    results[item.task][item.seed] = image
+            return self._torch.run(self._batches, tasks, progress, stop)
+
+    def _batches(
+        self,
+        tasks: Sequence[GenerateTask],
+        progress: ProgressCallback | None,
+        stop: StopSignal | None,
+    ) -> list[list[Image.Image]]:
+        results: list[list[Image.Image | None]] = [[None] * len(t.seeds) for t in tasks]
+        batches = plan_batches(tasks, self._settings.engine.max_batch)
+        for number, batch in enumerate(batches):
+            loaded = self._loaded(batch.task.engine_model)
+            report = _offset_progress(progress, number, len(batches))
+            images = self._call(loaded, batch, tasks, report, stop)
+            for item, image in zip(batch.items, images, strict=True):
+                results[item.task][item.seed] = image
         return [[image for image in row if image is not None] for row in results]
 
     def _call(
