@@ -313,20 +313,29 @@ def _failed(exc: BaseException) -> _Failed:
     return _Failed("EngineFailure", f"{type(exc).__name__}: {exc}")
 
 
+class _Sender:
+    """The child's end of the pipe for writing, from any thread: the main thread sends replies,
+    the engine's thread progress and log records (a pipe is not thread-safe by itself)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def __call__(self, message: object) -> None:
+        with self._lock:
+            self._conn.send(message)
+
+
 class _PipeLogHandler(logging.Handler):
     """Sends the child's log records to the parent, which logs them with its own handlers."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, send: _Sender) -> None:
         super().__init__()
-        self._conn = conn
+        self._send = send
 
     def emit(self, record: logging.LogRecord) -> None:
-        # The pipe is not thread-safe: only the main thread, which also sends the replies,
-        # may write to it.
-        if threading.current_thread() is not threading.main_thread():
-            return
         try:
-            self._conn.send(_Log(record.name, record.levelno, record.getMessage()))
+            self._send(_Log(record.name, record.levelno, record.getMessage()))
         except Exception:
             self.handleError(record)
 
@@ -356,8 +365,9 @@ class _SharedStop:
 def _child_main(conn: Connection, settings: Settings, log_level: int, stop_flag: Any) -> None:
     """The child process: serve requests from `conn` until told to close or the pipe breaks."""
     _die_with_parent()
+    send = _Sender(conn)
     package_logger = logging.getLogger("fluxserve")
-    package_logger.addHandler(_PipeLogHandler(conn))
+    package_logger.addHandler(_PipeLogHandler(send))
     package_logger.setLevel(log_level)
     package_logger.propagate = False
     from fluxserve.engine.inference.local_engine import LocalEngine
@@ -366,9 +376,9 @@ def _child_main(conn: Connection, settings: Settings, log_level: int, stop_flag:
     try:
         engine = LocalEngine(settings)
     except BaseException as exc:
-        conn.send(_failed(exc))
+        send(_failed(exc))
         return
-    conn.send(_Ready())
+    send(_Ready())
     while True:
         try:
             request = conn.recv()
@@ -378,25 +388,25 @@ def _child_main(conn: Connection, settings: Settings, log_level: int, stop_flag:
             engine.close()
             break
         try:
-            conn.send(_serve(engine, request, conn, _SharedStop(stop_flag)))
+            send(_serve(engine, request, send, _SharedStop(stop_flag)))
         except Exception as exc:
-            conn.send(_failed(exc))
+            send(_failed(exc))
             if is_device_fault(exc):
                 # The CUDA context is gone for good: exit so the next call starts afresh.
                 logging.getLogger("fluxserve.engine").error("device fault, engine process exits")
                 break
 
 
-def _serve(engine: Any, request: object, conn: Connection, stop: _SharedStop) -> object:
+def _serve(engine: Any, request: object, send: _Sender, stop: _SharedStop) -> object:
     if isinstance(request, _Generate):
-        progress = conn.send if request.with_progress else None
+        progress = send if request.with_progress else None
         images = engine.generate(request.task, progress, stop)
         return _Images((tuple(to_raw(i) for i in images),))
     if isinstance(request, _GenerateMany):
         rows = engine.generate_many(request.tasks)
         return _Images(tuple(tuple(to_raw(i) for i in row) for row in rows))
     if isinstance(request, _Train):
-        progress = conn.send if request.with_progress else None
+        progress = send if request.with_progress else None
         return _Trained(engine.train(request.task, progress, stop))
     if isinstance(request, _Statuses):
         return _StatusList(tuple(engine.statuses()))
