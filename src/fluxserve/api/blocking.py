@@ -34,15 +34,10 @@ class Blocking:
     def __init__(self, threads: int, cpu_threads: int | None = None) -> None:
         if threads < 1:
             raise ValueError("threads must be >= 1")
-        self._threads = threads
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="api-db")
         self._cpu_pool = ThreadPoolExecutor(
             cpu_threads or os.cpu_count() or 1, thread_name_prefix="api-cpu"
         )
-
-    @property
-    def threads(self) -> int:
-        return self._threads
 
     async def run(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await _on(self._pool, partial(call, *args, **kwargs))

@@ -29,7 +29,7 @@ class Database:
             engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._writers: sqlite.WriterQueue | None = None
-        if engine.dialect.name == "sqlite" and not sqlite.is_memory(engine.url):
+        if self._sqlite and not sqlite.is_memory(engine.url):
             assert engine.url.database is not None
             self._writers = sqlite.WriterQueue(Path(engine.url.database).expanduser())
 

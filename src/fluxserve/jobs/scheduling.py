@@ -16,7 +16,6 @@ SKIP LOCKED` on PostgreSQL), the same order on every node and on SQLite."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -61,30 +60,27 @@ def rank_for(
     return max(own_rank, int(max(ranks)) + round(config.fair_share_s * 1000))
 
 
-def queue_position(
-    conn: Connection, request_id: str, model_ids: Collection[str] | None = None
-) -> int | None:
-    """How many QUEUED jobs a claim takes before this one (0: it is next), among jobs of
-    `model_ids` (default: the job's own model, which is what a worker of that model claims
-    from). None when the job is not QUEUED (or does not exist)."""
+def queue_position(conn: Connection, request_id: str) -> int | None:
+    """How many QUEUED jobs of its model a claim takes before this one (0: it is next; a
+    worker of that model claims in this order). None when the job is not QUEUED (or does not
+    exist)."""
     row = conn.execute(_OWN_PLACE, {"request_id": request_id}).one_or_none()
     if row is None:
         return None
     rank, created_at, own_id, model_id = row
-    models = list(model_ids) if model_ids is not None else [model_id]
-    return _count_ahead(conn, rank, created_at, own_id, models)
+    return _count_ahead(conn, rank, created_at, own_id, model_id)
 
 
 def jobs_ahead(conn: Connection, job: JobRecord) -> int:
     """`queue_position` of a QUEUED job whose record the caller read in this transaction (its
     row is not read again)."""
-    return _count_ahead(conn, job.sched_rank, job.created_at, job.request_id, [job.model_id])
+    return _count_ahead(conn, job.sched_rank, job.created_at, job.request_id, job.model_id)
 
 
 def _count_ahead(
-    conn: Connection, rank: int, created_at: datetime, request_id: str, models: list[str]
+    conn: Connection, rank: int, created_at: datetime, request_id: str, model_id: str
 ) -> int:
-    place = {"rank": rank, "created_at": created_at, "request_id": request_id, "models": models}
+    place = {"rank": rank, "created_at": created_at, "request_id": request_id, "model": model_id}
     return int(conn.execute(_AHEAD, place).scalar() or 0)
 
 
@@ -127,7 +123,7 @@ def _ahead() -> Any:
     # the jobs ahead; the OR alone would make the database visit the whole queue.
     return select(func.count()).where(
         jobs.c.state == JobState.QUEUED.value,
-        jobs.c.model_id.in_(bindparam("models", expanding=True)),
+        jobs.c.model_id == bindparam("model"),
         jobs.c.sched_rank <= rank,
         before,
     )

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,6 @@ from fluxserve.safety.policy import SafetyPolicy
 from fluxserve.safety.prompt_check import check_prompt
 from fluxserve.settings import TrainingConfig
 from fluxserve.storage.base import MediaStorage
-from fluxserve.worker.beside import Beside
 from fluxserve.worker.output_check import blocked_reason
 from fluxserve.worker.tasks import attempt_folder, build_task, encode_images, put_images
 from fluxserve.worker.training_job import run_training
@@ -121,11 +121,11 @@ class JobRunner:
 
     def _finish_images(self, job: JobRecord, spec: GenerationSpec, images: list[Image]) -> None:
         deps = self.deps
-        encoding = Beside(
-            lambda: encode_images(job, images, spec, deps.storage, deps.signer), "encode"
-        )
-        # The check runs while the images are encoded (both release the interpreter); a
-        # blocked image is encoded in memory for nothing, but never stored.
+        # The check runs while the images are encoded on a thread of their own (both release
+        # the interpreter); a blocked image is encoded in memory for nothing, but never stored.
+        encoder = ThreadPoolExecutor(1, thread_name_prefix="encode")
+        encoding = encoder.submit(encode_images, job, images, spec, deps.storage, deps.signer)
+        encoder.shutdown(wait=False)  # its thread ends with this one call
         checker = deps.image_checker
         if checker is not None and spec.safety.enabled:
             reason = blocked_reason(checker, images, spec.safety.strictness)
