@@ -68,7 +68,7 @@ class Options:
 
 def parse_args(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--concurrency", type=int, default=32, help="open connections")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--api-processes", type=int, nargs="+", default=[1, 2])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from fluxserve.db import sqlite
+from fluxserve.db.connection_shelf import ConnectionShelf
 from fluxserve.db.migrate import upgrade_to_head
 
 
@@ -29,9 +30,11 @@ class Database:
             engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._writers: sqlite.WriterQueue | None = None
+        self._shelf: ConnectionShelf | None = None
         if self._sqlite and not sqlite.is_memory(engine.url):
             assert engine.url.database is not None
             self._writers = sqlite.WriterQueue(Path(engine.url.database).expanduser())
+            self._shelf = ConnectionShelf(engine)
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Database:
@@ -62,7 +65,7 @@ class Database:
         concurrent writer; on PostgreSQL it is READ COMMITTED, so callers guard every UPDATE
         with its precondition and check what it changed."""
         queued = self._writers.turn() if self._writers is not None else nullcontext()
-        with queued, self.engine.connect() as conn, conn.begin():
+        with queued, self._connect() as conn, conn.begin():
             if self._sqlite:
                 sqlite.begin(conn, write=True)
             yield conn
@@ -72,7 +75,7 @@ class Database:
         """Read-only statements: one consistent snapshot on SQLite; on PostgreSQL each statement
         sees what was committed when it started, as in a READ COMMITTED transaction (without
         its two round trips). Statements that must agree use `snapshot`."""
-        with self._reader.connect() as conn, conn.begin():
+        with self._connect(read=True) as conn, conn.begin():
             if self._sqlite:
                 sqlite.begin(conn, write=False)
             yield conn
@@ -90,8 +93,15 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def _connect(self, *, read: bool = False) -> AbstractContextManager[Connection]:
+        if self._shelf is not None:
+            return self._shelf.connection()
+        return self._reader.connect() if read else self.engine.connect()
+
     def close(self) -> None:
         """Close every pooled connection."""
+        if self._shelf is not None:
+            self._shelf.close()
         self.engine.dispose()
         if self._writers is not None:
             self._writers.close()

@@ -1,0 +1,89 @@
+"""SQLite connections kept open between transactions (db/connection_shelf.py), through
+`Database`: reused, never more than callers at once, and nothing a failed caller left behind
+reaches the next one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, text
+
+from fluxserve.db.database import Database
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    # One pooled connection and no overflow: a second connection made while the first is
+    # idle would wait for the pool's 30 s timeout, so reuse must really happen.
+    database = Database.open(f"sqlite:///{tmp_path / 'fs.db'}", pool_size=1, max_overflow=0)
+    yield database
+    database.close()
+
+
+def _count(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT count(*) FROM jobs")).scalar_one())
+
+
+def test_transactions_of_any_thread_reuse_one_connection(db: Database) -> None:
+    seen: list[Connection] = []
+
+    def one_transaction() -> None:
+        with db.write() as conn:
+            seen.append(conn)
+        with db.read() as conn:
+            seen.append(conn)
+
+    for _ in range(3):
+        worker = threading.Thread(target=one_transaction)
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive()  # a fresh checkout would have waited on the pool
+    assert len(seen) == 6 and all(conn is seen[0] for conn in seen)
+    assert db.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+
+
+def test_callers_at_once_get_their_own_connections(tmp_path: Path) -> None:
+    db = Database.open(f"sqlite:///{tmp_path / 'fs.db'}", pool_size=2, max_overflow=0)
+    try:
+        with db.read() as outer, db.read() as inner:
+            assert outer is not inner
+        with db.read() as again:
+            assert again in (outer, inner)
+        assert db.engine.pool.checkedout() == 2  # type: ignore[attr-defined]
+    finally:
+        db.close()
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_failed_transaction_leaves_nothing_behind(db: Database) -> None:
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
+    with pytest.raises(RuntimeError), db.write() as conn:
+        conn.execute(text("INSERT INTO scratch VALUES (1)"))
+        failed = conn
+        raise RuntimeError("the caller fails after a statement took effect")
+    with db.read() as conn:
+        assert conn is failed  # rolled back cleanly, so fit to be reused
+        assert conn.execute(text("SELECT count(*) FROM scratch")).scalar_one() == 0
+
+
+def test_a_connection_left_in_a_transaction_is_not_reused(db: Database) -> None:
+    shelf = db._shelf
+    assert shelf is not None
+    with shelf.connection() as conn:
+        conn.execute(text("SELECT 1"))  # autobegins, and the caller never ends it
+        left = conn
+    assert left.closed
+    with db.read() as conn:
+        assert conn is not left and _count(conn) == 0
+
+
+def test_memory_databases_keep_the_pool(tmp_path: Path) -> None:
+    db = Database.open("sqlite://")
+    try:
+        assert db._shelf is None
+    finally:
+        db.close()
