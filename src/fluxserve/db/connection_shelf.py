@@ -40,8 +40,10 @@ class ConnectionShelf:
         # connection) goes back to the pool, which resets or discards it.
         if self._closed or conn.closed or conn.invalidated or conn.in_transaction():
             conn.close()
-        else:
-            self._idle.append(conn)
+            return
+        self._idle.append(conn)
+        if self._closed:  # `close` ran meanwhile, and may have missed it
+            self.close()
 
     def close(self) -> None:
         """Close the idle connections; those in use close when their caller finishes."""
