@@ -65,6 +65,9 @@ class PrivatePostgres:
     def stop(self) -> None:
         self._pg_ctl("stop")
 
+    def start(self) -> None:
+        self._pg_ctl("start")
+
 
 @contextmanager
 def private_postgres() -> Iterator[PrivatePostgres]:

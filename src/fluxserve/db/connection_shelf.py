@@ -7,7 +7,7 @@ transactions (no server to restart, no network), so a finished `Connection` goes
 and the next transaction of any thread takes it from there. No more connections are open
 than before: a connection is only ever made when the shelf is empty, that is when every one
 made so far is in use, and the pool still bounds them. PostgreSQL keeps the pool's checkout,
-whose ping finds a connection that a server restart has broken."""
+whose check (`db/pg_liveness.py`) finds a connection that a server restart has broken."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from sqlalchemy.pool import StaticPool
 from fluxserve.db import sqlite
 from fluxserve.db.connection_shelf import ConnectionShelf
 from fluxserve.db.migrate import upgrade_to_head
+from fluxserve.db.pg_liveness import drop_closed_on_checkout
 
 
 class Database:
@@ -123,4 +124,6 @@ def _create_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
     if parsed.drivername == "postgresql":
         # psycopg 3 is the driver we ship with; SQLAlchemy's bare default is psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+    engine = create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow)
+    drop_closed_on_checkout(engine)
+    return engine

@@ -1,7 +1,11 @@
 """Nodes: every process that runs jobs registers itself and beats a heartbeat from a timer of
 its own, independent of inference progress. The beat also renews the leases of the jobs the
 node is still working on, so a job's lease expires only when its node has stopped beating or
-has stopped running it (a worker thread that died, an end that could not be recorded)."""
+has stopped running it (a worker thread that died, an end that could not be recorded).
+
+A node's start and stop ride out a database that is briefly away (a PostgreSQL restart or
+failover): a node starting at that moment would otherwise exit, and one stopping would leave
+its jobs to wait for their leases."""
 
 from __future__ import annotations
 
@@ -10,12 +14,16 @@ import socket
 from collections.abc import Collection
 from datetime import timedelta
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from fluxserve.db.clock import Clock, checked
 from fluxserve.db.database import Database
+from fluxserve.db.retry import retry_transient
 from fluxserve.db.schema import jobs, nodes
 from fluxserve.jobs.records import JobState
+
+# How long a node's start and stop wait for the database to come back.
+OUTAGE_RETRY_S = 60.0
 
 
 class NodeStore:
@@ -25,18 +33,27 @@ class NodeStore:
 
     def register(self, node_id: str, kind: str, models: Collection[str] | None) -> None:
         now = self._now()
-        with self._db.write() as conn:
-            conn.execute(
-                insert(nodes).values(
-                    id=node_id,
-                    kind=kind,
-                    host=socket.gethostname()[:255],
-                    pid=os.getpid(),
-                    models=None if models is None else sorted(models),
-                    started_at=now,
-                    heartbeat_at=now,
-                )
-            )
+        row = {
+            "id": node_id,
+            "kind": kind,
+            "host": socket.gethostname()[:255],
+            "pid": os.getpid(),
+            "models": None if models is None else sorted(models),
+            "started_at": now,
+            "heartbeat_at": now,
+        }
+        tries = 0
+
+        def once() -> None:
+            nonlocal tries
+            tries += 1
+            with self._db.write() as conn:
+                # A connection may drop after its COMMIT landed: then the row is there.
+                if tries > 1 and conn.scalar(select(nodes.c.id).where(nodes.c.id == node_id)):
+                    return
+                conn.execute(insert(nodes).values(row))
+
+        retry_transient(once, within_s=OUTAGE_RETRY_S)
 
     def beat(self, node_id: str, lease_s: float, attempt_ids: Collection[str]) -> int:
         """Mark `node_id` alive and extend the leases of its jobs running under
@@ -58,9 +75,12 @@ class NodeStore:
             return int(renewed.rowcount)
 
     def stopped(self, node_id: str) -> None:
-        with self._db.write() as conn:
-            conn.execute(
-                update(nodes)
-                .where(nodes.c.id == node_id, nodes.c.stopped_at.is_(None))
-                .values(stopped_at=self._now())
-            )
+        def once() -> None:
+            with self._db.write() as conn:
+                conn.execute(
+                    update(nodes)
+                    .where(nodes.c.id == node_id, nodes.c.stopped_at.is_(None))
+                    .values(stopped_at=self._now())
+                )
+
+        retry_transient(once, within_s=OUTAGE_RETRY_S)

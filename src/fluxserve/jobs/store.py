@@ -286,19 +286,28 @@ class JobStore:
 
     def rescue_node(self, node_id: str, *, max_attempts: int) -> list[JobRecord]:
         """Every PROCESSING job of `node_id`, at once: for a node known to be dead (this
-        process's own previous life, before a restart)."""
-        return self._rescue_where(jobs.c.node_id == node_id, max_attempts, self._now())
+        process's own previous life, before a restart). Rides out a brief outage, as the
+        node's start does; a second try finds nothing left to rescue."""
+        return retry_transient(
+            lambda: self._rescue_where(jobs.c.node_id == node_id, max_attempts, self._now()),
+            within_s=FINISH_RETRY_S,
+        )
 
     def hand_back(self, node_id: str) -> list[JobRecord]:
         """Re-queue at once, without spending an attempt, every PROCESSING job of `node_id`:
         a node stopping gracefully that could not finish them in time."""
-        now = self._now()
-        with self._db.write() as conn:
-            running = [
-                job_from_row(r) for r in conn.execute(_processing(jobs.c.node_id == node_id))
-            ]
-            back = [attempts.requeue(conn, job, now, "HANDED_BACK") for job in running]
-        return [job for job in back if job is not None]
+
+        def once() -> list[JobRecord]:
+            now = self._now()
+            with self._db.write() as conn:
+                running = [
+                    job_from_row(r) for r in conn.execute(_processing(jobs.c.node_id == node_id))
+                ]
+                back = [attempts.requeue(conn, job, now, "HANDED_BACK") for job in running]
+            return [job for job in back if job is not None]
+
+        # Idempotent: a try whose COMMIT landed leaves nothing PROCESSING for the next one.
+        return retry_transient(once, within_s=FINISH_RETRY_S)
 
     def _get_where(self, condition: Any) -> JobRecord | None:
         query: Select[Any] = select(jobs).where(condition)
