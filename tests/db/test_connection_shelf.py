@@ -58,6 +58,46 @@ def test_callers_at_once_get_their_own_connections(tmp_path: Path) -> None:
     assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
+def test_a_caller_waiting_for_a_connection_gets_the_one_put_back(db: Database) -> None:
+    # The pool's only connection is in use: the second caller waits, and must get it when
+    # the first is done, not wait on a pool it never returns to (a 30 s timeout).
+    first_in, first_may_end = threading.Event(), threading.Event()
+    got: list[Connection] = []
+
+    def first() -> None:
+        with db.read() as conn:
+            got.append(conn)
+            first_in.set()
+            first_may_end.wait(10)
+
+    def second() -> None:
+        with db.read() as conn:
+            got.append(conn)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_in.wait(10)
+    threads[1].start()
+    threads[1].join(0.2)
+    assert threads[1].is_alive() and len(got) == 1  # it waits while the first holds it
+    first_may_end.set()
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+    assert got[0] is got[1]
+
+
+def test_idle_connections_beyond_the_pool_size_are_closed(tmp_path: Path) -> None:
+    db = Database.open(f"sqlite:///{tmp_path / 'fs.db'}", pool_size=1, max_overflow=2)
+    try:
+        with db.read() as a, db.read() as b, db.read() as c:
+            assert len({id(a), id(b), id(c)}) == 3  # the overflow serves callers at once
+        assert db.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        assert sum(conn.closed for conn in (a, b, c)) == 2
+    finally:
+        db.close()
+
+
 def test_a_failed_transaction_leaves_nothing_behind(db: Database) -> None:
     with db.write() as conn:
         conn.execute(text("CREATE TABLE scratch (x INTEGER)"))

@@ -1,52 +1,107 @@
-"""SQLAlchemy connections kept open between transactions, for SQLite.
+"""SQLAlchemy connections kept open between transactions.
 
 `Engine.connect()` builds a `Connection` and checks a driver connection out of the pool, and
 closing it checks the driver connection back in and resets it: together more than a status
-read's own statements cost. A SQLite connection has nothing that can go stale between two
-transactions (no server to restart, no network), so a finished `Connection` goes on a shelf
-and the next transaction of any thread takes it from there. No more connections are open
-than before: a connection is only ever made when the shelf is empty, that is when every one
-made so far is in use, and the pool still bounds them. PostgreSQL keeps the pool's checkout,
-whose check (`db/pg_liveness.py`) finds a connection that a server restart has broken."""
+read's own statements cost. So a finished `Connection` goes on a shelf, and the next
+transaction of any thread takes it from there.
+
+The shelf owns as many connections as the pool allows at most (`capacity`), and a caller that
+finds them all in use waits here for one to come back, as it would have waited on the pool:
+a connection that came back to the shelf would never reach a caller waiting on the pool. Of
+the idle ones it keeps the pool's `size`, and closes the rest, so no more stay open than with
+the pool alone. A connection a caller left in a transaction, or invalidated, goes back to the
+pool, which resets or drops it.
+
+Only for SQLite: its connections have nothing that can go stale between two transactions (no
+server to restart). PostgreSQL keeps the pool's checkout, whose check (`db/pg_liveness.py`)
+finds a connection that a server restart has broken."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+WAIT_S = 30.0  # SQLAlchemy's pool timeout
 
 
 class ConnectionShelf:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        size: int,
+        capacity: int,
+    ) -> None:
         self._engine = engine
-        self._idle: list[Connection] = []  # append and pop are atomic: no lock needed
+        self._size = size
+        self._capacity = capacity
+        self._idle: list[Connection] = []
+        self._open = 0  # made by the shelf and not closed: idle or in use
+        self._changed = threading.Condition(threading.Lock())
         self._closed = False
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """A connection of the engine, outside any transaction, for one caller at a time."""
-        try:
-            conn = self._idle.pop()
-        except IndexError:
-            conn = self._engine.connect()
+        conn = self._take()
         try:
             yield conn
         finally:
             self._put_back(conn)
 
+    def _take(self) -> Connection:
+        conn = self._idle_or_slot()
+        return conn if conn is not None else self._connect()
+
+    def _idle_or_slot(self) -> Connection | None:
+        """An idle connection, or None once a slot for a new one is reserved."""
+        with self._changed:
+            if not self._available() and not self._changed.wait_for(self._available, WAIT_S):
+                raise PoolTimeout(f"all {self._capacity} database connections stayed in use")
+            if self._idle:
+                return self._idle.pop()
+            self._open += 1
+            return None
+
+    def _available(self) -> bool:
+        return bool(self._idle) or self._open < self._capacity
+
+    def _connect(self) -> Connection:
+        try:
+            return self._engine.connect()
+        except BaseException:
+            self._release_slot()
+            raise
+
     def _put_back(self, conn: Connection) -> None:
         # Whatever a caller left behind (a transaction still open, an invalidated driver
         # connection) goes back to the pool, which resets or discards it.
-        if self._closed or conn.closed or conn.invalidated or conn.in_transaction():
-            conn.close()
-            return
-        self._idle.append(conn)
-        if self._closed:  # `close` ran meanwhile, and may have missed it
-            self.close()
+        unfit = conn.closed or conn.invalidated or conn.in_transaction()
+        with self._changed:
+            keep = not (unfit or self._closed) and len(self._idle) < self._size
+            if keep:
+                self._idle.append(conn)
+                self._changed.notify()
+        if not keep:
+            self._drop(conn)
+
+    def _drop(self, conn: Connection) -> None:
+        conn.close()
+        self._release_slot()
+
+    def _release_slot(self) -> None:
+        with self._changed:
+            self._open -= 1
+            self._changed.notify()
 
     def close(self) -> None:
         """Close the idle connections; those in use close when their caller finishes."""
-        self._closed = True
-        while self._idle:
-            self._idle.pop().close()
+        with self._changed:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            self._drop(conn)

@@ -22,7 +22,7 @@ class Database:
     Open it once per process with `Database.open(url)` and pass it down; stores build their
     transactions with `write()` and `read()`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, pool_size: int = 5, max_overflow: int = 10) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         # PostgreSQL's READ COMMITTED gives every statement its own snapshot anyway, so a read
@@ -35,7 +35,7 @@ class Database:
         if self._sqlite and not sqlite.is_memory(engine.url):
             assert engine.url.database is not None
             self._writers = sqlite.WriterQueue(Path(engine.url.database).expanduser())
-            self._shelf = ConnectionShelf(engine)
+            self._shelf = ConnectionShelf(engine, size=pool_size, capacity=pool_size + max_overflow)
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Database:
@@ -51,7 +51,7 @@ class Database:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine)
+        return cls(engine, pool_size=pool_size, max_overflow=max_overflow)
 
     @property
     def dialect(self) -> str:
