@@ -121,6 +121,19 @@ def test_a_connection_left_in_a_transaction_is_not_reused(db: Database) -> None:
         assert conn is not left and _count(conn) == 0
 
 
+def test_a_connection_sqlite_left_in_a_transaction_is_not_reused(db: Database) -> None:
+    # A failed COMMIT can end SQLAlchemy's transaction while SQLite's stays open, holding the
+    # write lock: such a connection must go back to the pool, whose reset rolls it back.
+    shelf = db._shelf
+    assert shelf is not None
+    with shelf.connection() as conn:
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        left = conn
+    assert left.closed
+    with db.write() as conn:  # the write lock is free again
+        assert conn is not left and _count(conn) == 0
+
+
 def test_memory_databases_keep_the_pool(tmp_path: Path) -> None:
     db = Database.open("sqlite://")
     try:

@@ -8,9 +8,9 @@ transaction of any thread takes it from there.
 The shelf owns as many connections as the pool allows at most (`capacity`), and a caller that
 finds them all in use waits here for one to come back, as it would have waited on the pool:
 a connection that came back to the shelf would never reach a caller waiting on the pool. Of
-the idle ones it keeps the pool's `size`, and closes the rest, so no more stay open than with
-the pool alone. A connection a caller left in a transaction, or invalidated, goes back to the
-pool, which resets or drops it.
+the idle ones it keeps the pool's `size` and hands the rest back to the pool; the pool's bound
+on open connections holds as before. A connection a caller left in a transaction (SQLAlchemy's
+or SQLite's own), or invalidated, goes back to the pool, which resets or drops it.
 
 Only for SQLite: its connections have nothing that can go stale between two transactions (no
 server to restart). PostgreSQL keeps the pool's checkout, whose check (`db/pg_liveness.py`)
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -80,7 +80,7 @@ class ConnectionShelf:
     def _put_back(self, conn: Connection) -> None:
         # Whatever a caller left behind (a transaction still open, an invalidated driver
         # connection) goes back to the pool, which resets or discards it.
-        unfit = conn.closed or conn.invalidated or conn.in_transaction()
+        unfit = conn.closed or conn.invalidated or conn.in_transaction() or _driver_busy(conn)
         with self._changed:
             keep = not (unfit or self._closed) and len(self._idle) < self._size
             if keep:
@@ -90,8 +90,10 @@ class ConnectionShelf:
             self._drop(conn)
 
     def _drop(self, conn: Connection) -> None:
-        conn.close()
-        self._release_slot()
+        try:
+            conn.close()
+        finally:
+            self._release_slot()
 
     def _release_slot(self) -> None:
         with self._changed:
@@ -104,4 +106,12 @@ class ConnectionShelf:
             self._closed = True
             idle, self._idle = self._idle, []
         for conn in idle:
-            self._drop(conn)
+            with suppress(Exception):  # one that fails to close must not keep the rest open
+                self._drop(conn)
+
+
+def _driver_busy(conn: Connection) -> bool:
+    # A COMMIT that failed (disk full, I/O error, a deferred foreign key) ends SQLAlchemy's
+    # transaction but can leave SQLite's open, holding the write lock: the pool's reset would
+    # have rolled it back.
+    return bool(conn.connection.driver_connection.in_transaction)  # type: ignore[union-attr]

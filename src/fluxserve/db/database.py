@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from fluxserve.db import sqlite
+from fluxserve.db import pg_liveness, sqlite
 from fluxserve.db.connection_shelf import ConnectionShelf
 from fluxserve.db.migrate import upgrade_to_head
-from fluxserve.db.pg_liveness import drop_closed_on_checkout
 
 
 class Database:
@@ -124,6 +123,11 @@ def _create_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
     if parsed.drivername == "postgresql":
         # psycopg 3 is the driver we ship with; SQLAlchemy's bare default is psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    engine = create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow)
-    drop_closed_on_checkout(engine)
+    engine = create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        connect_args=pg_liveness.KEEPALIVES,
+    )
+    pg_liveness.check_on_checkout(engine)
     return engine

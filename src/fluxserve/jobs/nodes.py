@@ -32,21 +32,20 @@ class NodeStore:
         self._now = checked(clock)
 
     def register(self, node_id: str, kind: str, models: Collection[str] | None) -> None:
-        now = self._now()
         row = {
             "id": node_id,
             "kind": kind,
             "host": socket.gethostname()[:255],
             "pid": os.getpid(),
             "models": None if models is None else sorted(models),
-            "started_at": now,
-            "heartbeat_at": now,
         }
         tries = 0
 
         def once() -> None:
             nonlocal tries
             tries += 1
+            # Stamped per try: a node that waited out an outage must not look dead at once.
+            row["started_at"] = row["heartbeat_at"] = self._now()
             with self._db.write() as conn:
                 # A connection may drop after its COMMIT landed: then the row is there.
                 if tries > 1 and conn.scalar(select(nodes.c.id).where(nodes.c.id == node_id)):
