@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,6 @@ from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from fluxserve.db import pg_liveness, sqlite
-from fluxserve.db.connection_shelf import ConnectionShelf
 from fluxserve.db.migrate import upgrade_to_head
 
 
@@ -21,7 +20,7 @@ class Database:
     Open it once per process with `Database.open(url)` and pass it down; stores build their
     transactions with `write()` and `read()`."""
 
-    def __init__(self, engine: Engine, *, pool_size: int = 5, max_overflow: int = 10) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         # PostgreSQL's READ COMMITTED gives every statement its own snapshot anyway, so a read
@@ -30,11 +29,9 @@ class Database:
             engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._writers: sqlite.WriterQueue | None = None
-        self._shelf: ConnectionShelf | None = None
         if self._sqlite and not sqlite.is_memory(engine.url):
             assert engine.url.database is not None
             self._writers = sqlite.WriterQueue(Path(engine.url.database).expanduser())
-            self._shelf = ConnectionShelf(engine, size=pool_size, capacity=pool_size + max_overflow)
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Database:
@@ -50,7 +47,7 @@ class Database:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, pool_size=pool_size, max_overflow=max_overflow)
+        return cls(engine)
 
     @property
     def dialect(self) -> str:
@@ -65,7 +62,7 @@ class Database:
         concurrent writer; on PostgreSQL it is READ COMMITTED, so callers guard every UPDATE
         with its precondition and check what it changed."""
         queued = self._writers.turn() if self._writers is not None else nullcontext()
-        with queued, self._connect() as conn, conn.begin():
+        with queued, self.engine.connect() as conn, conn.begin():
             if self._sqlite:
                 sqlite.begin(conn, write=True)
             yield conn
@@ -75,7 +72,7 @@ class Database:
         """Read-only statements: one consistent snapshot on SQLite; on PostgreSQL each statement
         sees what was committed when it started, as in a READ COMMITTED transaction (without
         its two round trips). Statements that must agree use `snapshot`."""
-        with self._connect(read=True) as conn, conn.begin():
+        with self._reader.connect() as conn, conn.begin():
             if self._sqlite:
                 sqlite.begin(conn, write=False)
             yield conn
@@ -93,15 +90,8 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def _connect(self, *, read: bool = False) -> AbstractContextManager[Connection]:
-        if self._shelf is not None:
-            return self._shelf.connection()
-        return self._reader.connect() if read else self.engine.connect()
-
     def close(self) -> None:
         """Close every pooled connection."""
-        if self._shelf is not None:
-            self._shelf.close()
         self.engine.dispose()
         if self._writers is not None:
             self._writers.close()
