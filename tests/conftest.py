@@ -14,6 +14,9 @@ import pytest
 
 from tests.support.redis_server import ensure_redis
 
+# `database_url` and `db`, on each backend.
+pytest_plugins = ("tests.support.backends",)
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 

@@ -6,11 +6,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
+from fluxserve.db.driver import DriverStatement
 from fluxserve.db.schema import ledger_entries
 
-_APPEND = insert(ledger_entries)
+_APPENDED = ("key_id", "request_id", "kind", "amount_micros", "balance_after_micros",
+             "held_after_micros", "created_at", "note")  # fmt: skip
+_APPEND = DriverStatement(
+    insert(ledger_entries).values({name: bindparam(name) for name in _APPENDED})
+)
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,8 @@ def append(
     note: str | None = None,
 ) -> None:
     """Add one entry inside the caller's transaction."""
-    # Values as parameters: one statement for every entry (the submit hot path).
-    conn.execute(
-        _APPEND,
+    _APPEND.execute(
+        conn,
         {
             "key_id": key_id,
             "request_id": request_id,

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Column, Connection, Update, bindparam, insert, select, update
+from sqlalchemy import Column, Connection, bindparam, insert, select, update
 
 from fluxserve.billing import ledger
+from fluxserve.db.driver import DriverStatement
 from fluxserve.db.schema import wallets
 from fluxserve.errors import InsufficientBalance, NotFound
 from fluxserve.money import micros_to_usd
@@ -91,21 +92,22 @@ def release(
     return view
 
 
-def _moving(guard: Column[int] | None) -> Update:
+def _moving(guard: Column[int] | None) -> DriverStatement:
     """UPDATE … RETURNING built once: a submit and every job end run one, with parameters.
     `guard`: the column that must hold at least what leaves it (the precondition)."""
     stmt = update(wallets).where(wallets.c.key_id == bindparam("w_key"))
     if guard is not None:
         stmt = stmt.where(guard >= bindparam("w_guard"))
-    return stmt.values(
+    moving = stmt.values(
         balance_micros=wallets.c.balance_micros + bindparam("w_balance"),
         held_micros=wallets.c.held_micros + bindparam("w_held"),
         updated_at=bindparam("w_at"),
     ).returning(wallets.c.balance_micros, wallets.c.held_micros)
+    return DriverStatement(moving)
 
 
 Guard = Literal["balance", "held"]
-_MOVES: dict[Guard | None, Update] = {
+_MOVES: dict[Guard | None, DriverStatement] = {
     None: _moving(None),
     "balance": _moving(wallets.c.balance_micros),
     "held": _moving(wallets.c.held_micros),
@@ -126,7 +128,7 @@ def _move(
     values = {"w_key": key_id, "w_balance": balance_delta, "w_held": held_delta, "w_at": at}
     if guard is not None:
         values["w_guard"] = -(balance_delta if guard == "balance" else held_delta)
-    row = conn.execute(_MOVES[guard], values).one_or_none()
+    row = _MOVES[guard].one_or_none(conn, values)
     return None if row is None else WalletView(key_id, int(row[0]), int(row[1]))
 
 

@@ -4,13 +4,18 @@ in-process signals a single node uses. SQLite has one node: nothing to send."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, func, select
+
+from fluxserve.db.driver import DriverStatement
 
 QUEUED_CHANNEL = "fluxserve_queued"
 FINISHED_CHANNEL = "fluxserve_finished"
 # A job changed without ending (claimed, progressed, or a job ahead of it left the queue):
 # payload "request_id model_id", for live event streams.
 CHANGED_CHANNEL = "fluxserve_changed"
+
+
+_NOTIFY = DriverStatement(select(func.pg_notify(bindparam("channel"), bindparam("payload"))))
 
 
 def queued(conn: Connection, model_id: str) -> None:
@@ -27,6 +32,4 @@ def changed(conn: Connection, request_id: str, model_id: str) -> None:
 
 def _send(conn: Connection, channel: str, payload: str) -> None:
     if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
-        )
+        _NOTIFY.execute(conn, {"channel": channel, "payload": payload})

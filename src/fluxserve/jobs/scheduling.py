@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
+from fluxserve.db.driver import DriverStatement
 from fluxserve.db.schema import jobs
 from fluxserve.jobs.records import JobRecord, JobState
 from fluxserve.settings import SchedulingConfig
@@ -54,7 +55,7 @@ def rank_for(
     head_start_ms = round(priority * config.aging_s * 1000)
     own_rank = _epoch_ms(now) - head_start_ms
     line = {"key_id": key_id, "model_id": model_id, "priority": priority}
-    ranks = [rank for rank in conn.execute(_LAST_RANKS, line).one() if rank is not None]
+    ranks = [rank for rank in _LAST_RANKS.one(conn, line) if rank is not None]
     if not ranks:
         return own_rank
     return max(own_rank, int(max(ranks)) + round(config.fair_share_s * 1000))
@@ -100,7 +101,7 @@ def _last_rank(state: str) -> Any:
 
 # The line's last rank, QUEUED and PROCESSING apart: each is one step down ix_jobs_line_rank
 # (a max over both states at once would visit every job of the line).
-_LAST_RANKS = select(*(_last_rank(state) for state in _IN_LINE))
+_LAST_RANKS = DriverStatement(select(*(_last_rank(state) for state in _IN_LINE)))
 _OWN_PLACE = select(*CLAIM_ORDER, jobs.c.model_id).where(
     jobs.c.request_id == bindparam("request_id"), jobs.c.state == JobState.QUEUED.value
 )

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from fluxserve.billing import wallet
 from fluxserve.db.clock import Clock, checked
 from fluxserve.db.database import Database
+from fluxserve.db.driver import DriverStatement
 from fluxserve.db.retry import is_transient, retry_transient
 from fluxserve.db.schema import jobs, nodes
 from fluxserve.jobs import attempts, cancellation, idempotency, notify, quota, scheduling
@@ -28,14 +29,14 @@ from fluxserve.jobs.ending import finish
 from fluxserve.jobs.idempotency import DuplicateIdempotencyKey, IdempotencyClaim, IdempotentJob
 from fluxserve.jobs.media_log import deleted_on
 from fluxserve.jobs.records import JobRecord, JobState
-from fluxserve.jobs.rows import job_from_row
+from fluxserve.jobs.rows import job_from_row, job_values, new_job
 from fluxserve.jobs.whereabouts import RecentDurations, whereabouts
 from fluxserve.settings import SchedulingConfig
 
 WEBHOOK_STYLES = ("status", "batch")
-# One statement, its values passed as parameters: compiled once and reused from SQLAlchemy's
-# cache, where `.values(...)` would build and key a new statement per submit.
-_INSERT_JOB = insert(jobs).returning(*jobs.c)
+# A new job's row, every column a parameter; run on the driver (db/driver.py): the record is
+# built here, so nothing needs to come back.
+_INSERT_JOB = DriverStatement(insert(jobs).values({c.name: bindparam(c.name) for c in jobs.c}))
 _BY_ID = select(jobs).where(jobs.c.request_id == bindparam("request_id"))
 
 # How long a worker keeps trying to record a job's end while the database is unreachable. Longer
@@ -95,32 +96,21 @@ class JobStore:
         if webhook_style not in WEBHOOK_STYLES:
             raise ValueError(f"webhook_style must be one of {WEBHOOK_STYLES}")
         now = self._now()
-        values = {
-            "request_id": request_id,
-            "model_id": model_id,
-            "key_id": key_id,
-            "state": JobState.QUEUED.value,
-            "spec": spec,
-            "price_micros": price_micros,
-            "output_keys": [],
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-            "webhook_url": webhook_url,
-            "webhook_events": webhook_events,
-            "webhook_style": webhook_style,
-            "alias": alias,
-            "priority": priority,
-        }
         try:
             with self._db.write() as conn:
                 if active_cap is not None:
                     quota.check_active_cap(conn, key_id, active_cap)
-                values["sched_rank"] = scheduling.rank_for(
+                rank = scheduling.rank_for(
                     conn, self._scheduling, key_id=key_id, model_id=model_id, priority=priority,
                     now=now,
                 )  # fmt: skip
-                row = conn.execute(_INSERT_JOB, values).one()
+                job = new_job(
+                    request_id=request_id, model_id=model_id, key_id=key_id, spec=spec,
+                    price_micros=price_micros, now=now, webhook_url=webhook_url,
+                    webhook_events=webhook_events, webhook_style=webhook_style, alias=alias,
+                    sched_rank=rank,
+                )  # fmt: skip
+                _INSERT_JOB.execute(conn, job_values(job, priority))
                 if price_micros > 0:
                     wallet.hold(conn, key_id, price_micros, request_id, now)
                 if idempotency_claim is not None:
@@ -132,7 +122,7 @@ class JobStore:
             if idempotency_claim is None or self.idempotent(key_id, idempotency_claim.key) is None:
                 raise
             raise DuplicateIdempotencyKey(idempotency_claim.key) from None
-        return job_from_row(row)
+        return job
 
     def idempotent(self, key_id: str, key: str) -> IdempotentJob | None:
         """What the live `Idempotency-Key` `key` of the API key `key_id` made, or None."""
