@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fluxserve.db.database import Database
@@ -76,6 +76,37 @@ def test_a_row_is_stored_exactly_as_a_sqlalchemy_execution_stores_it(db: Databas
     assert read[0] | {"request_id": "by-sqlalchemy"} == read[1]
     assert read[0]["updated_at"] == _MOMENT  # stored as UTC, whatever zone it came in
     assert read[0]["spec"]["prompt"] == "ünïcode ✓"
+
+
+def test_a_row_reads_as_a_sqlalchemy_execution_reads_it(db: Database) -> None:
+    by_id = DriverStatement(select(jobs).where(jobs.c.request_id == bindparam("request_id")))
+    returning = DriverStatement(
+        update(jobs)
+        .where(jobs.c.request_id == bindparam("request_id"))
+        .values(attempts=jobs.c.attempts + 1)
+        .returning(jobs.c.spec, jobs.c.lease_until, jobs.c.attempts)
+    )
+    with db.write() as conn:
+        _INSERT_KEY.execute(conn, _key("k1"))
+        conn.execute(insert(jobs), [_job("full"), _job("sparse") | _SPARSE])
+    for request_id in ("full", "sparse"):
+        with db.read() as conn:
+            expected = conn.execute(select(jobs).where(jobs.c.request_id == request_id)).one()
+            row = by_id.one_or_none(conn, {"request_id": request_id})
+            assert row == tuple(expected)
+            # in UTC, as SQLAlchemy gives them, whatever the server's session time zone
+            assert all(v.utcoffset() == timedelta(0) for v in row if isinstance(v, datetime))
+            assert by_id.all(conn, {"request_id": request_id}) == [tuple(expected)]
+            assert by_id.one_or_none(conn, {"request_id": "none"}) is None
+        with db.write() as conn:
+            spec, lease_until, attempts = returning.one(conn, {"request_id": request_id})
+        assert (spec, lease_until, attempts) == (expected.spec, expected.lease_until, 1)
+    assert isinstance(expected.spec, dict) and expected.created_at.tzinfo is not None
+
+
+# The other values a column takes: JSON null, and nulls where the first job had values.
+_SPARSE = {"webhook_events": None, "lease_until": None, "progress": {"step": 1, "of": 4},
+           "output_keys": [], "completed_at": _MOMENT, "error": "out of memory"}  # fmt: skip
 
 
 def test_values_written_into_the_statement_are_bound(db: Database) -> None:

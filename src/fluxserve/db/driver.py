@@ -8,9 +8,10 @@ that machinery cost more than SQLite's own work, about half of the transaction's
 parameters still go through each column type's own bind processor (so UTC datetimes and JSON
 are stored exactly as a SQLAlchemy execution stores them), then handed straight to the cursor.
 
-What it gives up: results come back as the driver returns them, unprocessed, so it is for
-statements that return numbers or plain strings; statement events and echo do not see it; and
-parameters that expand at execution (`IN` with a list) are refused when it is compiled. A
+Results go through each selected column's result processor the same way (JSON parsed, UTC
+datetimes made aware), so a row reads as a SQLAlchemy execution would read it. What it gives up:
+statement events and echo do not see it, and parameters that expand at execution (`IN` with a
+list) are refused when it is compiled. A
 driver error is raised as SQLAlchemy's own (`IntegrityError`, `OperationalError` …), and a
 connection the error shows dead is invalidated, as a SQLAlchemy execution would."""
 
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import Connection, Dialect, Select, UpdateBase
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
@@ -36,6 +37,13 @@ class _Compiled:
     # Compiled name, the caller's key (None for a value fixed in the statement), fixed value,
     # and the type's bind processor.
     binds: tuple[tuple[str, str | None, Any, Processor | None], ...]
+    # One per returned column; None when no column needs processing.
+    results: tuple[Processor | None, ...] | None
+
+    def row(self, raw: Any) -> tuple[Any, ...]:
+        if self.results is None:
+            return tuple(raw)
+        return tuple(_processed(value, p) for value, p in zip(raw, self.results, strict=True))
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         processed = [
@@ -64,7 +72,7 @@ class DriverStatement:
 
     def execute(self, conn: Connection, values: Mapping[str, Any]) -> None:
         """Run it for its effect."""
-        self._run(conn, values, lambda cursor: None)
+        self._run(conn, self._for(conn.dialect), values, lambda cursor: None)
 
     def one(self, conn: Connection, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """Run it and return its only row; a statement that returned none is a bug."""
@@ -75,11 +83,23 @@ class DriverStatement:
 
     def one_or_none(self, conn: Connection, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Run it and return its first row, or None when it returned none."""
-        row = self._run(conn, values, lambda cursor: cursor.fetchone())
-        return None if row is None else tuple(row)
-
-    def _run(self, conn: Connection, values: Mapping[str, Any], fetch: Callable[[Any], Any]) -> Any:
         compiled = self._for(conn.dialect)
+        row = self._run(conn, compiled, values, lambda cursor: cursor.fetchone())
+        return None if row is None else compiled.row(row)
+
+    def all(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run it and return every row."""
+        compiled = self._for(conn.dialect)
+        rows = self._run(conn, compiled, values, lambda cursor: cursor.fetchall())
+        return [compiled.row(row) for row in rows]
+
+    def _run(
+        self,
+        conn: Connection,
+        compiled: _Compiled,
+        values: Mapping[str, Any],
+        fetch: Callable[[Any], Any],
+    ) -> Any:
         parameters = compiled.parameters(values)
         driver_conn = conn.connection.driver_connection
         assert driver_conn is not None
@@ -109,7 +129,21 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
     order = compiled.positiontup if compiled.positional else list(names)
     assert order is not None
     binds = tuple(_bind(name, names[name], dialect) for name in order)
-    return _Compiled(compiled.string, compiled.positional, binds)
+    return _Compiled(compiled.string, compiled.positional, binds, _results(statement, dialect))
+
+
+def _results(statement: ClauseElement, dialect: Dialect) -> tuple[Processor | None, ...] | None:
+    """The result processor of each returned column (SELECT, or RETURNING)."""
+    if isinstance(statement, Select):
+        described = statement.column_descriptions
+    elif isinstance(statement, UpdateBase):
+        described = statement.returning_column_descriptions
+    else:
+        return None
+    processors = tuple(
+        column["type"].dialect_impl(dialect).result_processor(dialect, None) for column in described
+    )
+    return processors if any(p is not None for p in processors) else None
 
 
 def _bind(

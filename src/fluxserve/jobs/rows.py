@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
 
+from fluxserve.db.schema import jobs
 from fluxserve.jobs.records import JobRecord, JobState
+
+JOB_COLUMNS = tuple(column.name for column in jobs.c)
 
 
 def job_from_row(row: Row[Any]) -> JobRecord:
     """Build a record from a full `jobs` row."""
-    m = row._mapping
+    return job_from_mapping(row._mapping)
+
+
+def job_from_values(values: tuple[Any, ...]) -> JobRecord:
+    """Build a record from a full `jobs` row read on the driver (db/driver.py): its values in
+    the table's column order."""
+    return job_from_mapping(dict(zip(JOB_COLUMNS, values, strict=True)))
+
+
+def job_from_mapping(m: Mapping[Any, Any]) -> JobRecord:
+    """Build a record from a full `jobs` row's values by column name."""
     return JobRecord(
         request_id=str(m["request_id"]),
         model_id=str(m["model_id"]),

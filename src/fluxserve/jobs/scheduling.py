@@ -82,7 +82,7 @@ def _count_ahead(
     conn: Connection, rank: int, created_at: datetime, request_id: str, model_id: str
 ) -> int:
     place = {"rank": rank, "created_at": created_at, "request_id": request_id, "model": model_id}
-    return int(conn.execute(_AHEAD, place).scalar() or 0)
+    return int(_AHEAD.one(conn, place)[0] or 0)
 
 
 # Statements built once, their values passed as parameters (a status read runs them all).
@@ -130,7 +130,7 @@ def _ahead() -> Any:
     )
 
 
-_AHEAD = _ahead()
+_AHEAD = DriverStatement(_ahead())
 
 
 def _epoch_ms(moment: datetime) -> int:

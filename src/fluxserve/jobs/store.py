@@ -29,7 +29,7 @@ from fluxserve.jobs.ending import finish
 from fluxserve.jobs.idempotency import DuplicateIdempotencyKey, IdempotencyClaim, IdempotentJob
 from fluxserve.jobs.media_log import deleted_on
 from fluxserve.jobs.records import JobRecord, JobState
-from fluxserve.jobs.rows import job_from_row, job_values, new_job
+from fluxserve.jobs.rows import job_from_row, job_from_values, job_values, new_job
 from fluxserve.jobs.whereabouts import RecentDurations, whereabouts
 from fluxserve.settings import SchedulingConfig
 
@@ -37,7 +37,7 @@ WEBHOOK_STYLES = ("status", "batch")
 # A new job's row, every column a parameter; run on the driver (db/driver.py): the record is
 # built here, so nothing needs to come back.
 _INSERT_JOB = DriverStatement(insert(jobs).values({c.name: bindparam(c.name) for c in jobs.c}))
-_BY_ID = select(jobs).where(jobs.c.request_id == bindparam("request_id"))
+_BY_ID = DriverStatement(select(jobs).where(jobs.c.request_id == bindparam("request_id")))
 
 # How long a worker keeps trying to record a job's end while the database is unreachable. Longer
 # than a PostgreSQL restart; past it the job's lease expires and another node runs it again.
@@ -338,8 +338,8 @@ class JobStore:
 
 
 def _by_id(conn: Connection, request_id: str) -> JobRecord | None:
-    row = conn.execute(_BY_ID, {"request_id": request_id}).one_or_none()
-    return None if row is None else job_from_row(row)
+    row = _BY_ID.one_or_none(conn, {"request_id": request_id})
+    return None if row is None else job_from_values(row)
 
 
 def _unstorable(key: str) -> bool:
