@@ -10,18 +10,23 @@ are stored exactly as a SQLAlchemy execution stores them), then handed straight 
 
 Results go through each selected column's result processor the same way (JSON parsed, UTC
 datetimes made aware), so a row reads as a SQLAlchemy execution would read it. What it gives up:
-statement events and echo do not see it, and parameters that expand at execution (`IN` with a
-list) are refused when it is compiled. A
+statement events and echo do not see it; and it refuses, when compiled, what it cannot do as
+SQLAlchemy does: parameters that expand at execution (`IN` with a list) or come from a callable,
+statements other than SELECT, INSERT, UPDATE and DELETE (a UNION), and Numeric columns in
+results (their processors need the driver's type codes). It compiles once per dialect and
+driver, so engines of one driver must not differ in type handling (`json_serializer` and the
+like): `Database` sets none. A
 driver error is raised as SQLAlchemy's own (`IntegrityError`, `OperationalError` …), and a
 connection the error shows dead is invalidated, as a SQLAlchemy execution would."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect, Select, UpdateBase
+from sqlalchemy import Connection, Dialect, Numeric, Select, UpdateBase
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
@@ -30,29 +35,41 @@ from sqlalchemy.sql.expression import ClauseElement
 Processor = Callable[[Any], Any]
 
 
+# The default of a parameter the caller must give.
+_REQUIRED: Any = object()
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     positional: bool
-    # Compiled name, the caller's key (None for a value fixed in the statement), fixed value,
-    # and the type's bind processor.
+    # Name in the SQL, the caller's key (None for a value fixed in the statement), the fixed or
+    # default value (_REQUIRED: none), and the type's bind processor.
     binds: tuple[tuple[str, str | None, Any, Processor | None], ...]
     # One per returned column; None when no column needs processing.
     results: tuple[Processor | None, ...] | None
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        processed = [
+            (name, _processed(_value(values, key, default), processor))
+            for name, key, default, processor in self.binds
+        ]
+        if self.positional:
+            return tuple(value for _, value in processed)
+        return dict(processed)
 
     def row(self, raw: Any) -> tuple[Any, ...]:
         if self.results is None:
             return tuple(raw)
         return tuple(_processed(value, p) for value, p in zip(raw, self.results, strict=True))
 
-    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        processed = [
-            (name, _processed(values[key] if key is not None else fixed, processor))
-            for name, key, fixed, processor in self.binds
-        ]
-        if self.positional:
-            return tuple(value for _, value in processed)
-        return dict(processed)
+
+def _value(values: Mapping[str, Any], key: str | None, default: Any) -> Any:
+    if key is None:
+        return default
+    if default is _REQUIRED:
+        return values[key]  # KeyError names the missing parameter
+    return values.get(key, default)
 
 
 def _processed(value: Any, processor: Processor | None) -> Any:
@@ -103,14 +120,18 @@ class DriverStatement:
         parameters = compiled.parameters(values)
         driver_conn = conn.connection.driver_connection
         assert driver_conn is not None
-        cursor = driver_conn.cursor()
+        dbapi_error = conn.dialect.loaded_dbapi.Error
+        cursor = None
         try:
+            cursor = driver_conn.cursor()
             cursor.execute(compiled.sql, parameters)
             return fetch(cursor)
-        except conn.dialect.loaded_dbapi.Error as exc:
+        except dbapi_error as exc:
             raise _as_sqlalchemy(conn, compiled.sql, parameters, exc, driver_conn, cursor) from exc
         finally:
-            cursor.close()
+            if cursor is not None:
+                with suppress(dbapi_error):  # a dead connection's cursor; its error is raised
+                    cursor.close()
 
     def _for(self, dialect: Dialect) -> _Compiled:
         identity = (dialect.name, dialect.driver, dialect.paramstyle, dialect.server_version_info)
@@ -128,7 +149,9 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
     names = {name: bind for bind, name in compiled.bind_names.items()}
     order = compiled.positiontup if compiled.positional else list(names)
     assert order is not None
-    binds = tuple(_bind(name, names[name], dialect) for name in order)
+    # A named paramstyle writes some names escaped into the SQL ("a.b" as "a_b").
+    escaped = compiled.escaped_bind_names
+    binds = tuple(_bind(escaped.get(name, name), names[name], dialect) for name in order)
     return _Compiled(compiled.string, compiled.positional, binds, _results(statement, dialect))
 
 
@@ -139,22 +162,27 @@ def _results(statement: ClauseElement, dialect: Dialect) -> tuple[Processor | No
     elif isinstance(statement, UpdateBase):
         described = statement.returning_column_descriptions
     else:
-        return None
-    processors = tuple(
-        column["type"].dialect_impl(dialect).result_processor(dialect, None) for column in described
-    )
+        raise ValueError("a DriverStatement runs a SELECT, INSERT, UPDATE or DELETE")
+    types = [column["type"].dialect_impl(dialect) for column in described]
+    if any(isinstance(type_, Numeric) for type_ in types):
+        # Their processors need the driver's type code of each column, which this skips.
+        raise ValueError("a DriverStatement reads no Numeric or Float column")
+    processors = tuple(type_.result_processor(dialect, None) for type_ in types)
     return processors if any(p is not None for p in processors) else None
 
 
 def _bind(
     name: str, bind: BindParameter[Any], dialect: Dialect
 ) -> tuple[str, str | None, Any, Processor | None]:
+    if bind.callable is not None:
+        raise ValueError(f"a DriverStatement takes no callable parameter ({bind.key})")
     processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-    if bind.required or bind.callable is not None:
-        if bind.key.startswith("%("):
+    default = _REQUIRED if bind.required else bind.value
+    if bind.key.startswith("%("):  # anonymous: a value written into the statement
+        if default is _REQUIRED:
             raise ValueError(f"an anonymous parameter ({name}) must have a value")
-        return (name, bind.key, None, processor)
-    return (name, None, bind.effective_value, processor)
+        return (name, None, default, processor)
+    return (name, bind.key, default, processor)
 
 
 def _as_sqlalchemy(
