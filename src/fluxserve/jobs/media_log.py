@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fluxserve.catalog import API_MODELS
 from fluxserve.db.database import Database
+from fluxserve.db.driver import DriverStatement
 from fluxserve.db.schema import MEDIA_KINDS, jobs, media_deletions
 from fluxserve.jobs.records import TERMINAL_STATES, JobState
 
@@ -16,15 +17,18 @@ _TERMINAL = [state.value for state in TERMINAL_STATES]
 TRAINER_MODELS = [model.id for model in API_MODELS.values() if model.trainer]
 
 
-_DELETIONS = select(media_deletions.c.kind, media_deletions.c.deleted_at).where(
-    media_deletions.c.request_id == bindparam("request_id")
+# Read by every status read of a completed job: on the driver (db/driver.py).
+_DELETIONS = DriverStatement(
+    select(media_deletions.c.kind, media_deletions.c.deleted_at).where(
+        media_deletions.c.request_id == bindparam("request_id")
+    )
 )
 
 
 def deleted_on(conn: Connection, request_id: str) -> dict[str, datetime]:
     """Kind of media ("outputs", "inputs") -> when the sweeper deleted it, read in the
     caller's transaction."""
-    rows = conn.execute(_DELETIONS, {"request_id": request_id}).all()
+    rows = _DELETIONS.all(conn, {"request_id": request_id})
     return {str(kind): at for kind, at in rows}
 
 

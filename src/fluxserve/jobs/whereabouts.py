@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
+from fluxserve.db.driver import DriverStatement
 from fluxserve.db.schema import job_attempts, jobs
 from fluxserve.jobs.records import JobRecord, JobState
 from fluxserve.jobs.scheduling import jobs_ahead
@@ -38,8 +39,9 @@ _RECENT_SPANS = (
     .join(_RECENT, _RECENT.c.request_id == job_attempts.c.request_id)
     .where(job_attempts.c.outcome == JobState.COMPLETED.value)
 )
-_STARTED = select(job_attempts.c.started_at).where(
-    job_attempts.c.attempt_id == bindparam("attempt_id")
+# Read by every status read of a running job: on the driver (db/driver.py).
+_STARTED = DriverStatement(
+    select(job_attempts.c.started_at).where(job_attempts.c.attempt_id == bindparam("attempt_id"))
 )
 
 
@@ -91,9 +93,10 @@ def running_eta_s(
 ) -> float | None:
     """Seconds left for a PROCESSING job: its own pace so far once it has made a step, else
     the model's recent mean run time less what it has run."""
-    started = conn.execute(_STARTED, {"attempt_id": job.attempt_id}).scalar_one_or_none()
-    if started is None:
+    row = _STARTED.one_or_none(conn, {"attempt_id": job.attempt_id})
+    if row is None:
         return None
+    started: datetime = row[0]
     elapsed: float = max(0.0, (now - started).total_seconds())
     step = int((job.progress or {}).get("step", 0))
     total = int((job.progress or {}).get("total", 0))
