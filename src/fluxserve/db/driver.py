@@ -15,8 +15,9 @@ SQLAlchemy does: parameters that expand at execution (`IN` with a list) or come 
 statements other than SELECT, INSERT, UPDATE and DELETE (a UNION), and Numeric columns in
 results (their processors need the driver's type codes). It compiles once per dialect and
 driver, so engines of one driver must not differ in type handling (`json_serializer` and the
-like): `Database` sets none. A
-driver error is raised as SQLAlchemy's own (`IntegrityError`, `OperationalError` …), and a
+like): `Database` sets none.
+
+A driver error is raised as SQLAlchemy's own (`IntegrityError`, `OperationalError` …), and a
 connection the error shows dead is invalidated, as a SQLAlchemy execution would."""
 
 from __future__ import annotations
@@ -42,21 +43,20 @@ _REQUIRED: Any = object()
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    positional: bool
-    # Name in the SQL, the caller's key (None for a value fixed in the statement), the fixed or
+    # The parameters' names in the SQL, in order; None for a positional paramstyle.
+    names: tuple[str, ...] | None
+    # Per parameter: the caller's key (None for a value fixed in the statement), the fixed or
     # default value (_REQUIRED: none), and the type's bind processor.
-    binds: tuple[tuple[str, str | None, Any, Processor | None], ...]
+    binds: tuple[tuple[str | None, Any, Processor | None], ...]
     # One per returned column; None when no column needs processing.
     results: tuple[Processor | None, ...] | None
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        processed = [
-            (name, _processed(_value(values, key, default), processor))
-            for name, key, default, processor in self.binds
-        ]
-        if self.positional:
-            return tuple(value for _, value in processed)
-        return dict(processed)
+        processed = tuple(
+            _processed(_value(values, key, default), processor)
+            for key, default, processor in self.binds
+        )
+        return processed if self.names is None else dict(zip(self.names, processed, strict=True))
 
     def row(self, raw: Any) -> tuple[Any, ...]:
         if self.results is None:
@@ -149,10 +149,11 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
     names = {name: bind for bind, name in compiled.bind_names.items()}
     order = compiled.positiontup if compiled.positional else list(names)
     assert order is not None
+    binds = tuple(_bind(name, names[name], dialect) for name in order)
     # A named paramstyle writes some names escaped into the SQL ("a.b" as "a_b").
     escaped = compiled.escaped_bind_names
-    binds = tuple(_bind(escaped.get(name, name), names[name], dialect) for name in order)
-    return _Compiled(compiled.string, compiled.positional, binds, _results(statement, dialect))
+    in_sql = None if compiled.positional else tuple(escaped.get(n, n) for n in order)
+    return _Compiled(compiled.string, in_sql, binds, _results(statement, dialect))
 
 
 def _results(statement: ClauseElement, dialect: Dialect) -> tuple[Processor | None, ...] | None:
@@ -173,7 +174,7 @@ def _results(statement: ClauseElement, dialect: Dialect) -> tuple[Processor | No
 
 def _bind(
     name: str, bind: BindParameter[Any], dialect: Dialect
-) -> tuple[str, str | None, Any, Processor | None]:
+) -> tuple[str | None, Any, Processor | None]:
     if bind.callable is not None:
         raise ValueError(f"a DriverStatement takes no callable parameter ({bind.key})")
     processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -181,8 +182,8 @@ def _bind(
     if bind.key.startswith("%("):  # anonymous: a value written into the statement
         if default is _REQUIRED:
             raise ValueError(f"an anonymous parameter ({name}) must have a value")
-        return (name, None, default, processor)
-    return (name, bind.key, default, processor)
+        return (None, default, processor)
+    return (bind.key, default, processor)
 
 
 def _as_sqlalchemy(
