@@ -14,6 +14,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from fluxserve.api.access_log import log_config
 from fluxserve.settings import Settings
 
 
@@ -102,6 +103,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `uvicorn.run` that bound what slow or numerous clients hold."""
     return {
         "http": guarded_protocol(settings),
+        "log_config": log_config(),
         "timeout_keep_alive": settings.http_keep_alive_s,
         "limit_concurrency": settings.http_limit_concurrency,
     }

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import Depends, Header, Request
 
@@ -57,14 +56,32 @@ async def submitting_key(request: Request) -> ApiKeyRecord:
 SubmittingKey = Annotated[ApiKeyRecord, Depends(submitting_key)]
 
 
-def enabled_model(model_id: str) -> Callable[[ApiContext], Awaitable[ApiModel]]:
-    """A dependency refusing a disabled or unknown model (the spec's `Model not found`) before
-    the body is looked at."""
+class Submission(NamedTuple):
+    """Who submits, to which model, through which context."""
 
-    async def check(ctx: Ctx) -> ApiModel:
-        return ctx.intake.model(model_id)
+    ctx: ApiContext
+    key: ApiKeyRecord
+    model: ApiModel
 
-    return check
+
+class SubmissionTo:
+    """The dependency of a route that submits to `model_id`: the caller's key after one token
+    of its rate (`submitting_key`), then the model, refused when disabled or unknown (the
+    spec's `Model not found`), both before the body is looked at. One dependency, not three:
+    FastAPI's solving costs more per dependency than each of these does."""
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+
+    async def __call__(self, request: Request) -> Submission:
+        key = await submitting_key(request)
+        ctx: ApiContext = request.app.state.ctx
+        return Submission(ctx, key, ctx.intake.model(self.model_id))
+
+
+def submission_to(model_id: str) -> Any:
+    """`Annotated[Submission, submission_to("flux-dev")]` in a route's parameters."""
+    return Depends(SubmissionTo(model_id))
 
 
 WebhookUrlHeader = Annotated[

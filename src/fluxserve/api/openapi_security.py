@@ -1,7 +1,7 @@
 """The API-key headers in the OpenAPI document: each operation that authenticates its caller
-(`caller_key` or `submitting_key` among its dependencies) lists both schemes as alternatives, so
-/docs offers to send a key, as FastAPI would for `Security` dependencies (see `api/deps.py` for
-why they are not)."""
+(`caller_key`, `submitting_key` or a `SubmissionTo` among its dependencies) lists both schemes
+as alternatives, so /docs offers to send a key, as FastAPI would for `Security` dependencies
+(see `api/deps.py` for why they are not)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from fluxserve.api.deps import KEY_HEADERS, caller_key, submitting_key
+from fluxserve.api.deps import KEY_HEADERS, SubmissionTo, caller_key, submitting_key
 
 _AUTHENTICATING: set[Callable[..., Any]] = {caller_key, submitting_key}
 
@@ -44,8 +44,12 @@ def _authenticating_operations(routers: list[APIRouter]) -> Iterator[tuple[str, 
     for route in (route for router in routers for route in router.routes):
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
-        if any(call in _AUTHENTICATING for call in _calls(route.dependant)):
+        if any(_authenticates(call) for call in _calls(route.dependant)):
             yield route.path_format, route.methods or set()
+
+
+def _authenticates(call: Callable[..., Any] | None) -> bool:
+    return call in _AUTHENTICATING or isinstance(call, SubmissionTo)
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
 from fastapi.responses import JSONResponse
 
 from fluxserve.api.context import ApiContext
-from fluxserve.api.deps import Ctx, SubmittingKey, WebhookUrlHeader, enabled_model
+from fluxserve.api.deps import Submission, WebhookUrlHeader, submission_to
 from fluxserve.api.draft import Draft
 from fluxserve.api.responses import accepted, polling_url, wait_for_end
 from fluxserve.api.routes.common import header_webhook
@@ -77,34 +76,31 @@ async def _text_to_image(
 
 @spec_post(router, "flux_pro_text_to_image", Accepted, status_code=202)
 async def flux_pro_text_to_image(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-pro")],
     body: Flux1TextToImage,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-pro"))],
     x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
+    ctx, key, model = caller
     return await _text_to_image(ctx, key, model, body, x_webhook_url)
 
 
 @spec_post(router, "flux_dev_text_to_image", Accepted, status_code=202)
 async def flux_dev_text_to_image(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-dev")],
     body: Flux1TextToImage,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-dev"))],
     x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
+    ctx, key, model = caller
     return await _text_to_image(ctx, key, model, body, x_webhook_url)
 
 
 @spec_post(router, "flux_dev_image_to_image", Accepted, status_code=202)
 async def flux_dev_image_to_image(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-dev")],
     body: Flux1ImageToImage,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-dev"))],
     x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
+    ctx, key, model = caller
     draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     image = await draft.fetch_image(body.image_url, what="image_url")
@@ -141,12 +137,11 @@ async def flux_dev_image_to_image(
     responses={200: {"model": UltraResult, "description": "Done (`sync_mode: true`)"}},
 )
 async def ultra_generate(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-pro-1-1")],
     body: UltraGenerate,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-pro-1-1"))],
     x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
+    ctx, key, model = caller
     draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     width, height = ultra_aspect_size(body.aspect_ratio)
@@ -176,12 +171,11 @@ async def ultra_generate(
 
 @spec_post(router, "fill_generate", Accepted, status_code=202)
 async def fill_generate(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-fill-dev")],
     body: FillGenerate,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-fill-dev"))],
     x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
+    ctx, key, model = caller
     draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     image = await draft.fetch_image(body.image, what="image")

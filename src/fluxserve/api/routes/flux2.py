@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
 from fastapi.responses import JSONResponse
 
-from fluxserve.api.deps import Ctx, SubmittingKey, WebhookUrlHeader, enabled_model
+from fluxserve.api.deps import Submission, WebhookUrlHeader, submission_to
 from fluxserve.api.draft import Draft
 from fluxserve.api.responses import accepted
 from fluxserve.api.routes.common import header_webhook
 from fluxserve.api.routing import spec_post, spec_router
 from fluxserve.api.schemas.flux2 import Flux2ImageToImage, Flux2TextToImage
 from fluxserve.api.schemas.responses import Accepted
-from fluxserve.catalog import ApiModel
 from fluxserve.inputs.sizes import parse_image_size
 
 router = spec_router()
@@ -22,12 +20,11 @@ router = spec_router()
 
 @spec_post(router, "flux2_pro_text_to_image", Accepted, status_code=202)
 async def text_to_image(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-2-pro-text-to-image-799")],
     body: Flux2TextToImage,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-2-pro-text-to-image-799"))],
     x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
+    ctx, key, model = caller
     draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     width, height = parse_image_size(
@@ -50,12 +47,11 @@ async def text_to_image(
 
 @spec_post(router, "flux2_pro_image_to_image", Accepted, status_code=202)
 async def image_to_image(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-2-pro-image-to-image-866")],
     body: Flux2ImageToImage,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-2-pro-image-to-image-866"))],
     x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
+    ctx, key, model = caller
     draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     safety = body.safety()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
 from fastapi.responses import JSONResponse
 
-from fluxserve.api.deps import Ctx, SubmittingKey, WebhookUrlHeader, enabled_model
+from fluxserve.api.deps import Submission, WebhookUrlHeader, submission_to
 from fluxserve.api.draft import Draft
 from fluxserve.api.intake import Webhook
 from fluxserve.api.responses import accepted
@@ -15,7 +14,6 @@ from fluxserve.api.routes.common import header_webhook
 from fluxserve.api.routing import spec_post, spec_router
 from fluxserve.api.schemas.kontext import RESTORE_INSTRUCTION, KontextRestore
 from fluxserve.api.schemas.responses import Accepted
-from fluxserve.catalog import ApiModel
 from fluxserve.inputs.sizes import parse_image_size
 
 router = spec_router()
@@ -23,12 +21,11 @@ router = spec_router()
 
 @spec_post(router, "kontext_restore", Accepted, status_code=202)
 async def restore(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-kontext-restore-image")],
     body: KontextRestore,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-kontext-restore-image"))],
     x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
+    ctx, key, model = caller
     draft = await Draft.start(ctx, key, model)
     webhook = header_webhook(x_webhook_url)
     if body.webhook:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import Depends
 from fastapi.responses import JSONResponse
 
-from fluxserve.api.deps import CallerKey, Ctx, SubmittingKey, enabled_model
+from fluxserve.api.deps import CallerKey, Ctx, Submission, submission_to
 from fluxserve.api.draft import Draft
 from fluxserve.api.intake import Webhook
 from fluxserve.api.responses import wait_for_end
@@ -17,7 +16,6 @@ from fluxserve.api.routes.sync import schnell_spec
 from fluxserve.api.routing import spec_post, spec_router
 from fluxserve.api.schemas.responses import BatchQueued, BatchStatus, ErrorBody
 from fluxserve.api.schemas.sized import CheckStatus, SchnellBatch
-from fluxserve.catalog import ApiModel
 from fluxserve.errors import NotFound
 from fluxserve.ids import new_uuid4
 from fluxserve.jobs.records import TERMINAL_STATES
@@ -52,11 +50,10 @@ def _queued_body(request_id: str, state: str, with_webhook: bool) -> dict[str, s
     responses={202: {"model": BatchQueued, "description": "Queued or still running"}},
 )
 async def get_data_batch(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-1-schnell")],
     body: SchnellBatch,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-1-schnell"))],
 ) -> JSONResponse:
+    ctx, key, model = caller
     draft = await Draft.start(ctx, key, model)
     webhook = None
     if body.webhook_url:

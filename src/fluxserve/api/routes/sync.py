@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
 from fastapi.responses import JSONResponse
 
-from fluxserve.api.deps import Ctx, SubmittingKey, enabled_model
+from fluxserve.api.deps import Submission, submission_to
 from fluxserve.api.draft import Draft
 from fluxserve.api.responses import sync_output
 from fluxserve.api.routing import Responses, spec_post, spec_router
 from fluxserve.api.schemas.fields import check_pixels
 from fluxserve.api.schemas.responses import ErrorBody, SyncOutput
 from fluxserve.api.schemas.sized import Flux2DevGenerate, KleinGenerate, SchnellGenerate
-from fluxserve.catalog import ApiModel
 from fluxserve.jobs.spec import GenerationSpec, SafetySpec
 from fluxserve.safety.sanitize import sanitize_prompt
 
@@ -28,11 +26,10 @@ SYNC_RESPONSES: Responses = {
 
 @spec_post(router, "klein_generate", SyncOutput, responses=SYNC_RESPONSES)
 async def klein_generate(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-2-klein-4b")],
     body: KleinGenerate,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-2-klein-4b"))],
 ) -> JSONResponse:
+    ctx, key, model = caller
     draft = await Draft.start(ctx, key, model)
     spec = draft.spec(
         seed=body.seed,
@@ -51,11 +48,10 @@ async def klein_generate(
 
 @spec_post(router, "flux2_dev_generate", SyncOutput, responses=SYNC_RESPONSES)
 async def flux2_dev_generate(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-2-dev")],
     body: Flux2DevGenerate,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-2-dev"))],
 ) -> JSONResponse:
+    ctx, key, model = caller
     draft = await Draft.start(ctx, key, model)
     check_pixels(body.width, body.height)
     spec = draft.spec(
@@ -91,11 +87,10 @@ async def schnell_spec(draft: Draft, body: SchnellGenerate, *, sanitize: bool) -
 
 @spec_post(router, "schnell_generate", SyncOutput, responses=SYNC_RESPONSES)
 async def schnell_generate(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to("flux-1-schnell")],
     body: SchnellGenerate,
-    model: Annotated[ApiModel, Depends(enabled_model("flux-1-schnell"))],
 ) -> JSONResponse:
+    ctx, key, model = caller
     draft = await Draft.start(ctx, key, model)
     spec = await schnell_spec(draft, body, sanitize=False)
     return await sync_output(ctx, await draft.submit(spec, waiting=True))

@@ -6,11 +6,10 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends
 from fastapi.responses import JSONResponse
 
 from fluxserve.api.context import ApiContext
-from fluxserve.api.deps import Ctx, SubmittingKey, WebhookUrlHeader, enabled_model
+from fluxserve.api.deps import Submission, WebhookUrlHeader, submission_to
 from fluxserve.api.draft import admit_inputs
 from fluxserve.api.intake import new_id
 from fluxserve.api.responses import accepted
@@ -75,21 +74,19 @@ async def _train(
 
 @spec_post(router, "flux2_image_trainer", Accepted, status_code=202)
 async def image_trainer(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to(IMAGE_TRAINER)],
     body: TrainerRequest,
-    model: Annotated[ApiModel, Depends(enabled_model(IMAGE_TRAINER))],
     x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
+    ctx, key, model = caller
     return await _train(ctx, key, model, body, x_webhook_url)
 
 
 @spec_post(router, "flux2_dataset_trainer", Accepted, status_code=202)
 async def dataset_trainer(
-    ctx: Ctx,
-    key: SubmittingKey,
+    caller: Annotated[Submission, submission_to(DATASET_TRAINER)],
     body: TrainerRequest,
-    model: Annotated[ApiModel, Depends(enabled_model(DATASET_TRAINER))],
     x_webhook_url: WebhookUrlHeader = None,
 ) -> JSONResponse:
+    ctx, key, model = caller
     return await _train(ctx, key, model, body, x_webhook_url)
