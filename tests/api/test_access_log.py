@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import re
 import time
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -32,8 +34,8 @@ def _record(
     )
 
 
-@pytest.mark.parametrize("status", [200, 202, 304, 400, 401, 402, 404, 413, 429, 500, 503, 599])
-@pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])
+@pytest.mark.parametrize("status", [101, 200, 202, 304, 400, 402, 404, 429, 500, 503, 599])
+@pytest.mark.parametrize("level", [logging.DEBUG, logging.INFO, logging.WARNING, logging.CRITICAL])
 def test_the_line_is_uvicorns_line(status: int, level: int) -> None:
     record = _record(status, level=level, path="/flux-dev/v1/dev/textToImage?é=1")
     ours = AccessLineFormatter(use_colors=False).format(record)
@@ -55,6 +57,27 @@ def test_the_configuration_is_uvicorns_but_for_the_access_formatter() -> None:
         k: v for k, v in LOGGING_CONFIG.items() if k != "formatters"
     }
     assert LOGGING_CONFIG["formatters"]["access"]["fmt"] == UVICORN_FORMAT  # not changed in place
+
+
+@pytest.fixture
+def uvicorn_loggers() -> Iterator[list[logging.Logger]]:
+    """uvicorn's loggers, put back as they were after the test configures them."""
+    loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    yield loggers
+    for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+
+
+def test_uvicorn_configured_so_writes_the_access_log_with_it(
+    uvicorn_loggers: list[logging.Logger],
+) -> None:
+    config = log_config()
+    config["formatters"]["access"]["use_colors"] = False  # as uvicorn adds it from its options
+    logging.config.dictConfig(config)
+    (handler,) = logging.getLogger("uvicorn.access").handlers
+    assert isinstance(handler.formatter, AccessLineFormatter)
+    assert handler.formatter.use_colors is False
 
 
 def test_a_served_request_is_logged(api: Api) -> None:

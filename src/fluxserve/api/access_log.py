@@ -30,7 +30,8 @@ class AccessLineFormatter(AccessFormatter):
         if self.use_colors or not isinstance(record.args, tuple) or len(record.args) != 5:
             return super().formatMessage(record)
         client_addr, method, full_path, http_version, status_code = record.args
-        status = _STATUS_LINES.get(status_code) or f"{status_code} "  # type: ignore[call-overload]
+        code = int(status_code)  # type: ignore[call-overload]
+        status = _STATUS_LINES.get(code) or f"{code} "
         prefix = f"{record.levelname}:".ljust(9)
         return f'{prefix} {client_addr} - "{method} {full_path} HTTP/{http_version}" {status}'
 

@@ -53,9 +53,6 @@ async def submitting_key(request: Request) -> ApiKeyRecord:
     return key
 
 
-SubmittingKey = Annotated[ApiKeyRecord, Depends(submitting_key)]
-
-
 class Submission(NamedTuple):
     """Who submits, to which model, through which context."""
 
