@@ -239,6 +239,25 @@ def test_claim_takes_oldest_first_and_filters_models(db: Database, keys: KeyStor
     assert store.claim("w", "n", 30) == []
 
 
+def test_claim_filters_on_several_models_in_claim_order(db: Database, keys: KeyStore) -> None:
+    clock = _ManualClock()
+    store = JobStore(db, clock=clock)
+    key_id = _funded_key(keys)
+    made = []
+    for n, model in enumerate(["flux-pro", "flux-1-schnell", "flux-dev", "flux-pro"]):
+        made.append(_new_job(store, key_id, n, model=model))
+        clock.advance(1)
+
+    # A repeated model counts once; the statement for two models is not the one for one.
+    taken = store.claim("w", "n", 30, model_ids=["flux-pro", "flux-dev", "flux-pro"], limit=2)
+    assert [j.request_id for j in taken] == [made[0].request_id, made[2].request_id]
+    assert store.claim("w", "n", 30, model_ids=["flux-dev"]) == []
+    [last] = store.claim("w", "n", 30, model_ids=["flux-dev", "flux-pro"], limit=5)
+    assert last.request_id == made[3].request_id
+    assert all(store.get(j.request_id) == j for j in [*taken, last])
+    assert _queued(db) == 1  # the schnell job, of no model asked for
+
+
 def test_claim_starts_an_attempt_and_progress_is_guarded_by_it(
     store: JobStore, keys: KeyStore
 ) -> None:

@@ -8,11 +8,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, bindparam, insert, update
 
+from fluxserve.db.driver import DriverStatement
 from fluxserve.db.schema import job_attempts, jobs
 from fluxserve.jobs.records import JobRecord, JobState
-from fluxserve.jobs.rows import job_from_row
+from fluxserve.jobs.rows import job_from_row, job_from_values
 
 
 def current(job: JobRecord) -> tuple[Any, ...]:
@@ -24,6 +25,32 @@ def current(job: JobRecord) -> tuple[Any, ...]:
     )
 
 
+# A claim's two statements, on the driver (db/driver.py): a worker runs them for every job.
+_START = DriverStatement(
+    update(jobs)
+    .where(jobs.c.request_id == bindparam("request_id"), jobs.c.state == JobState.QUEUED.value)
+    .values(
+        state=JobState.PROCESSING.value,
+        attempts=jobs.c.attempts + 1,
+        attempt_id=bindparam("new_attempt_id"),
+        worker_id=bindparam("new_worker_id"),
+        node_id=bindparam("new_node_id"),
+        lease_until=bindparam("new_lease_until"),
+        updated_at=bindparam("now"),
+    )
+    .returning(*jobs.c)
+)
+_RECORD_START = DriverStatement(
+    insert(job_attempts).values(
+        attempt_id=bindparam("new_attempt_id"),
+        request_id=bindparam("request_id"),
+        node_id=bindparam("new_node_id"),
+        worker_id=bindparam("new_worker_id"),
+        started_at=bindparam("now"),
+    )
+)
+
+
 def start(
     conn: Connection,
     request_id: str,
@@ -33,33 +60,19 @@ def start(
     now: datetime,
 ) -> JobRecord | None:
     """QUEUED → PROCESSING under a new attempt; None if someone else took it first."""
-    attempt_id = uuid.uuid4().hex
-    row = conn.execute(
-        update(jobs)
-        .where(jobs.c.request_id == request_id, jobs.c.state == JobState.QUEUED.value)
-        .values(
-            state=JobState.PROCESSING.value,
-            attempts=jobs.c.attempts + 1,
-            attempt_id=attempt_id,
-            worker_id=worker_id,
-            node_id=node_id,
-            lease_until=now + timedelta(seconds=lease_s),
-            updated_at=now,
-        )
-        .returning(*jobs.c)
-    ).one_or_none()
+    values = {
+        "request_id": request_id,
+        "new_attempt_id": uuid.uuid4().hex,
+        "new_worker_id": worker_id,
+        "new_node_id": node_id,
+        "new_lease_until": now + timedelta(seconds=lease_s),
+        "now": now,
+    }
+    row = _START.one_or_none(conn, values)
     if row is None:
         return None
-    conn.execute(
-        insert(job_attempts).values(
-            attempt_id=attempt_id,
-            request_id=request_id,
-            node_id=node_id,
-            worker_id=worker_id,
-            started_at=now,
-        )
-    )
-    return job_from_row(row)
+    _RECORD_START.execute(conn, values)
+    return job_from_values(row)
 
 
 def requeue(conn: Connection, job: JobRecord, now: datetime, outcome: str) -> JobRecord | None:

@@ -10,6 +10,7 @@ ledger."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +39,25 @@ WEBHOOK_STYLES = ("status", "batch")
 # built here, so nothing needs to come back.
 _INSERT_JOB = DriverStatement(insert(jobs).values({c.name: bindparam(c.name) for c in jobs.c}))
 _BY_ID = DriverStatement(select(jobs).where(jobs.c.request_id == bindparam("request_id")))
+
+
+@functools.lru_cache(maxsize=64)
+def _candidates(models: int | None) -> DriverStatement:
+    """The next QUEUED jobs in claim order, of `models` models (parameters `model_0` …) or of
+    every model: one statement per count, on the driver, since a worker claims for every job
+    and its list of models does not change."""
+    statement = (
+        select(jobs.c.request_id)
+        .where(jobs.c.state == JobState.QUEUED.value)
+        .order_by(*scheduling.CLAIM_ORDER)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    if models is not None:
+        names = [bindparam(f"model_{i}", type_=jobs.c.model_id.type) for i in range(models)]
+        statement = statement.where(jobs.c.model_id.in_(names))
+    return DriverStatement(statement)
+
 
 # How long a worker keeps trying to record a job's end while the database is unreachable. Longer
 # than a PostgreSQL restart; past it the job's lease expires and another node runs it again.
@@ -182,17 +202,11 @@ class JobStore:
         if limit < 1 or (model_ids is not None and not model_ids):
             return []
         now = self._now()
-        candidates = (
-            select(jobs.c.request_id)
-            .where(jobs.c.state == JobState.QUEUED.value)
-            .order_by(*scheduling.CLAIM_ORDER)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        if model_ids is not None:
-            candidates = candidates.where(jobs.c.model_id.in_(list(model_ids)))
+        models = None if model_ids is None else sorted(set(model_ids))
+        candidates = _candidates(None if models is None else len(models))
+        values = {"limit": limit} | {f"model_{i}": m for i, m in enumerate(models or ())}
         with self._db.write() as conn:
-            ids = list(conn.scalars(candidates))
+            ids = [row[0] for row in candidates.all(conn, values)]
             started = [
                 attempts.start(conn, request_id, worker_id, node_id, lease_s, now)
                 for request_id in ids
