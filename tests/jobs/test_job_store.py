@@ -232,6 +232,7 @@ def test_claim_takes_oldest_first_and_filters_models(db: Database, keys: KeyStor
 
     assert _queued(db, ["flux-dev"]) == 2
     assert store.claim("w", "n", 30, model_ids=[]) == []
+    assert store.claim("w", "n", 30, model_ids=iter(())) == []  # type: ignore[arg-type]
     taken = store.claim("w", "n", 30, model_ids=["flux-dev"], limit=5)
     assert [j.request_id for j in taken] == [first.request_id, third.request_id]
     assert taken[0].lease_until == clock() + timedelta(seconds=30)
@@ -248,8 +249,11 @@ def test_claim_filters_on_several_models_in_claim_order(db: Database, keys: KeyS
         made.append(_new_job(store, key_id, n, model=model))
         clock.advance(1)
 
-    # A repeated model counts once; the statement for two models is not the one for one.
-    taken = store.claim("w", "n", 30, model_ids=["flux-pro", "flux-dev", "flux-pro"], limit=2)
+    # In claim order, not in the order the rows lie: the first is the oldest flux-pro job.
+    [first] = store.claim("w", "n", 30, model_ids=["flux-dev", "flux-pro"], limit=1)
+    assert first.request_id == made[0].request_id
+    # A model named twice; the statement for one model is not the one for two.
+    taken = [first, *store.claim("w", "n", 30, model_ids=["flux-pro", "flux-dev", "flux-pro"])]
     assert [j.request_id for j in taken] == [made[0].request_id, made[2].request_id]
     assert store.claim("w", "n", 30, model_ids=["flux-dev"]) == []
     [last] = store.claim("w", "n", 30, model_ids=["flux-dev", "flux-pro"], limit=5)

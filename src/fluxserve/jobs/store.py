@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Integer, Select, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fluxserve.billing import wallet
@@ -50,7 +50,7 @@ def _candidates(models: int | None) -> DriverStatement:
         select(jobs.c.request_id)
         .where(jobs.c.state == JobState.QUEUED.value)
         .order_by(*scheduling.CLAIM_ORDER)
-        .limit(bindparam("limit"))
+        .limit(bindparam("limit", type_=Integer))
         .with_for_update(skip_locked=True)
     )
     if models is not None:
@@ -199,10 +199,10 @@ class JobStore:
         a lease of `lease_s` seconds that the node's heartbeat renews. No two claimers ever get
         the same job: PostgreSQL skips rows another claimer has locked, SQLite lets one writer
         in at a time, and the UPDATE re-checks the state either way."""
-        if limit < 1 or (model_ids is not None and not model_ids):
+        models = None if model_ids is None else sorted(set(model_ids))
+        if limit < 1 or models == []:
             return []
         now = self._now()
-        models = None if model_ids is None else sorted(set(model_ids))
         candidates = _candidates(None if models is None else len(models))
         values = {"limit": limit} | {f"model_{i}": m for i, m in enumerate(models or ())}
         with self._db.write() as conn:
