@@ -100,11 +100,14 @@ def requeue(conn: Connection, job: JobRecord, now: datetime, outcome: str) -> Jo
     return job_from_row(row)
 
 
+_END = DriverStatement(
+    update(job_attempts)
+    .where(job_attempts.c.attempt_id == bindparam("ended_attempt"))
+    .values(ended_at=bindparam("now"), outcome=bindparam("new_outcome"))
+)
+
+
 def end(conn: Connection, job: JobRecord, outcome: str, now: datetime) -> None:
     if job.attempt_id is None:
         return
-    conn.execute(
-        update(job_attempts)
-        .where(job_attempts.c.attempt_id == job.attempt_id)
-        .values(ended_at=now, outcome=outcome)
-    )
+    _END.execute(conn, {"ended_attempt": job.attempt_id, "now": now, "new_outcome": outcome})

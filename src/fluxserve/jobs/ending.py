@@ -3,16 +3,18 @@ wake-up, the money and the webhook, all or nothing."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, bindparam, update
 
 from fluxserve.billing import wallet
+from fluxserve.db.driver import DriverStatement
 from fluxserve.db.schema import jobs
 from fluxserve.jobs import attempts, events, notify, outbox
 from fluxserve.jobs.records import JobRecord, JobState
-from fluxserve.jobs.rows import job_from_row
+from fluxserve.jobs.rows import job_from_values
 
 
 def finish(
@@ -25,16 +27,45 @@ def finish(
 ) -> JobRecord | None:
     """End a job: state, times, money, webhook and its attempt's outcome, all in the caller's
     transaction; None when `claimed`'s attempt is no longer the one running the job."""
-    row = conn.execute(
-        update(jobs)
-        .where(*attempts.current(claimed))
-        .values(state=state.value, updated_at=now, completed_at=now, lease_until=None, **values)
-        .returning(*jobs.c)
-    ).one_or_none()
+    names = tuple(sorted(values))
+    row = _ending(names).one_or_none(
+        conn,
+        {f"new_{name}": values[name] for name in names}
+        | {
+            "request_id": claimed.request_id,
+            "running_attempt": claimed.attempt_id,
+            "new_state": state.value,
+            "now": now,
+        },
+    )
     if row is None:
         return None
     attempts.end(conn, claimed, outcome or state.value, now)
-    return settle(conn, job_from_row(row), state, now)
+    return settle(conn, job_from_values(row), state, now)
+
+
+@functools.lru_cache(maxsize=32)
+def _ending(names: tuple[str, ...]) -> DriverStatement:
+    """The UPDATE that ends a running attempt's job and sets the columns `names` too (parameters
+    `new_<name>`), on the driver (db/driver.py): every job ends once, and each kind of end sets
+    the same columns, so there are few of these. The attempt is compared NULL-safe, as
+    `attempts.current` compares it."""
+    return DriverStatement(
+        update(jobs)
+        .where(
+            jobs.c.request_id == bindparam("request_id"),
+            jobs.c.state == JobState.PROCESSING.value,
+            jobs.c.attempt_id.is_not_distinct_from(bindparam("running_attempt")),
+        )
+        .values(
+            state=bindparam("new_state"),
+            updated_at=bindparam("now"),
+            completed_at=bindparam("now"),
+            lease_until=None,
+            **{name: bindparam(f"new_{name}") for name in names},
+        )
+        .returning(*jobs.c)
+    )
 
 
 def settle(conn: Connection, job: JobRecord, state: JobState, now: datetime) -> JobRecord:
