@@ -138,6 +138,8 @@ def test_complete_captures_exactly_once(store: JobStore, keys: KeyStore) -> None
 
     intruder = replace(claimed, attempt_id="someone-elses")
     assert store.complete(intruder, output_keys=["x"], media_type="image/png") is None
+    assert store.fail(intruder, error="not mine") is None  # another set of columns
+    assert store.error(replace(claimed, attempt_id=None), error="no attempt") is None
     done = store.complete(claimed, output_keys=["outputs/a.png"], media_type="image/png")
     again = store.complete(claimed, output_keys=["y"], media_type="image/png")
     late_error = store.error(claimed, error="too late")
