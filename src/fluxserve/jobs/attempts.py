@@ -25,6 +25,20 @@ def current(job: JobRecord) -> tuple[Any, ...]:
     )
 
 
+# `current` for a statement built once (db/driver.py), given `current_values(job)`: the attempt
+# is compared NULL-safe, as `current`'s `==` compares it with None.
+CURRENT_GIVEN = (
+    jobs.c.request_id == bindparam("request_id"),
+    jobs.c.state == JobState.PROCESSING.value,
+    jobs.c.attempt_id.is_not_distinct_from(bindparam("running_attempt")),
+)
+
+
+def current_values(job: JobRecord) -> dict[str, Any]:
+    """The parameters of `CURRENT_GIVEN` for `job`."""
+    return {"request_id": job.request_id, "running_attempt": job.attempt_id}
+
+
 # A claim's two statements, on the driver (db/driver.py): a worker runs them for every job.
 _START = DriverStatement(
     update(jobs)

@@ -31,12 +31,8 @@ def finish(
     row = _ending(names).one_or_none(
         conn,
         {f"new_{name}": values[name] for name in names}
-        | {
-            "request_id": claimed.request_id,
-            "running_attempt": claimed.attempt_id,
-            "new_state": state.value,
-            "now": now,
-        },
+        | attempts.current_values(claimed)
+        | {"new_state": state.value, "now": now},
     )
     if row is None:
         return None
@@ -48,15 +44,10 @@ def finish(
 def _ending(names: tuple[str, ...]) -> DriverStatement:
     """The UPDATE that ends a running attempt's job and sets the columns `names` too (parameters
     `new_<name>`), on the driver (db/driver.py): every job ends once, and each kind of end sets
-    the same columns, so there are few of these. The attempt is compared NULL-safe, as
-    `attempts.current` compares it."""
+    the same columns, so there are few of these."""
     return DriverStatement(
         update(jobs)
-        .where(
-            jobs.c.request_id == bindparam("request_id"),
-            jobs.c.state == JobState.PROCESSING.value,
-            jobs.c.attempt_id.is_not_distinct_from(bindparam("running_attempt")),
-        )
+        .where(*attempts.CURRENT_GIVEN)
         .values(
             state=bindparam("new_state"),
             updated_at=bindparam("now"),
