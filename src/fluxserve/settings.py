@@ -53,6 +53,10 @@ class EndpointConfig(BaseModel):
         return value
 
 
+UNCONFIGURED_MODEL = ModelConfig()
+UNCONFIGURED_ENDPOINT = EndpointConfig()
+
+
 class SchedulingConfig(BaseModel):
     """The order in which workers claim queued jobs (docs/scheduling.md). Every term is in
     seconds of queue time, so one rank orders priorities, fair share and age together."""
@@ -419,10 +423,11 @@ class Settings(BaseModel):
         return self.data_dir / "work"
 
     def model(self, engine_model_id: str) -> ModelConfig:
-        return self.models.get(engine_model_id, ModelConfig())
+        return self.models.get(engine_model_id, UNCONFIGURED_MODEL)
 
     def endpoint(self, model_id: str) -> EndpointConfig:
-        return self.endpoints.get(model_id, EndpointConfig())
+        # Read several times per submit: the default is built once (they are frozen).
+        return self.endpoints.get(model_id, UNCONFIGURED_ENDPOINT)
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

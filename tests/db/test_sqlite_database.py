@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from fluxserve.db.database import Database
 from fluxserve.db.schema import api_keys
@@ -121,3 +121,70 @@ def test_transactions_begin_in_sqlite_itself(tmp_path: Path) -> None:
     finally:
         other.close()
         db.close()
+
+
+def _driver(conn: Connection) -> object:
+    return conn.connection.driver_connection
+
+
+def test_writers_in_turn_share_one_resident_connection(tmp_path: Path) -> None:
+    db = _open(tmp_path)
+    seen: list[object] = []
+
+    def write(n: int) -> None:
+        with db.write() as conn:
+            conn.execute(insert(api_keys).values(**_key(f"key_{n}")))
+            seen.append(_driver(conn))
+
+    try:
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        with db.read() as conn:
+            reader = _driver(conn)
+            stored = conn.execute(select(func.count()).select_from(api_keys)).scalar_one()
+    finally:
+        db.close()
+    assert stored == 4
+    assert len(seen) == 4 and len({id(c) for c in seen}) == 1
+    assert reader is not seen[0]  # readers keep to the pool
+
+
+def test_a_refused_write_keeps_the_resident_connection_and_a_failed_one_replaces_it(
+    tmp_path: Path,
+) -> None:
+    db = _open(tmp_path)
+    try:
+        with db.write() as conn:
+            conn.execute(insert(api_keys).values(**_key("key_a")))
+            first = _driver(conn)
+        with pytest.raises(IntegrityError), db.write() as conn:
+            conn.execute(insert(api_keys).values(**_key("key_b")))
+            conn.execute(insert(api_keys).values(**_key("key_a")))  # a taken id: refused
+        with pytest.raises(ValueError), db.write() as conn:
+            conn.execute(insert(api_keys).values(**_key("key_c")))
+            raise ValueError("the caller changed its mind")
+        with db.write() as conn:
+            assert _driver(conn) is first
+        with pytest.raises(OperationalError), db.write() as conn:
+            conn.exec_driver_sql("NOT A STATEMENT")
+        with db.write() as conn:
+            conn.execute(insert(api_keys).values(**_key("key_d")))
+            fresh = _driver(conn)
+        with db.read() as conn:
+            ids = set(conn.execute(select(api_keys.c.id)).scalars())
+        checked_out = db.engine.pool.checkedout()  # type: ignore[attr-defined]
+    finally:
+        db.close()
+    assert fresh is not first
+    assert ids == {"key_a", "key_d"}  # what was refused or abandoned left nothing
+    assert checked_out == 1  # the resident one; the failed one is not leaked
+    with pytest.raises(sqlite3.ProgrammingError):  # closed with the database
+        fresh.execute("SELECT 1")  # type: ignore[attr-defined]
+
+
+def _key(key_id: str) -> dict[str, object]:
+    return {"id": key_id, "name": "", "prefix": "fs_", "key_hash": f"h_{key_id}",
+            "disabled": False, "is_operator": False, "created_at": datetime.now(UTC)}  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,11 @@ class Database:
             engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._writers: sqlite.WriterQueue | None = None
+        self._resident: sqlite.ResidentWriter | None = None
         if self._sqlite and not sqlite.is_memory(engine.url):
             assert engine.url.database is not None
             self._writers = sqlite.WriterQueue(Path(engine.url.database).expanduser())
+            self._resident = sqlite.ResidentWriter(engine)
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Database:
@@ -61,11 +63,23 @@ class Database:
         On SQLite it takes the write lock at BEGIN, so read-then-write logic inside sees no
         concurrent writer; on PostgreSQL it is READ COMMITTED, so callers guard every UPDATE
         with its precondition and check what it changed."""
-        queued = self._writers.turn() if self._writers is not None else nullcontext()
-        with queued, self.engine.connect() as conn, conn.begin():
-            if self._sqlite:
+        if self._writers is None or self._resident is None:
+            with self.engine.connect() as conn, conn.begin():
+                if self._sqlite:
+                    sqlite.begin(conn, write=True)
+                yield conn
+            return
+        # The turn first: a writer waiting for it holds no connection meanwhile.
+        with self._writers.turn() as outermost:
+            if outermost:
+                with self._resident.transaction() as conn:
+                    yield conn
+                return
+            # A write nested in this thread's own: a connection of its own, which meets
+            # SQLite's busy timeout as it did before there was a resident connection.
+            with self.engine.connect() as conn, conn.begin():
                 sqlite.begin(conn, write=True)
-            yield conn
+                yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -92,6 +106,9 @@ class Database:
 
     def close(self) -> None:
         """Close every pooled connection."""
+        if self._writers is not None and self._resident is not None:
+            with self._writers.turn():  # not under a writer still at work
+                self._resident.close()
         self.engine.dispose()
         if self._writers is not None:
             self._writers.close()
