@@ -142,6 +142,7 @@ def test_writers_in_turn_share_one_resident_connection(tmp_path: Path) -> None:
             thread.start()
         for thread in threads:
             thread.join(30)
+        kept = db.engine.pool.checkedout()  # type: ignore[attr-defined]
         with db.read() as conn:
             reader = _driver(conn)
             stored = conn.execute(select(func.count()).select_from(api_keys)).scalar_one()
@@ -149,6 +150,7 @@ def test_writers_in_turn_share_one_resident_connection(tmp_path: Path) -> None:
         db.close()
     assert stored == 4
     assert len(seen) == 4 and len({id(c) for c in seen}) == 1
+    assert kept == 1  # kept out of the pool between writes
     assert reader is not seen[0]  # readers keep to the pool
 
 
@@ -185,6 +187,61 @@ def test_a_refused_write_keeps_the_resident_connection_and_a_failed_one_replaces
         fresh.execute("SELECT 1")  # type: ignore[attr-defined]
 
 
+def test_a_write_that_ends_with_a_transaction_open_does_not_pass_it_on(tmp_path: Path) -> None:
+    db = _open(tmp_path)
+    path = tmp_path / "nested" / "dir" / "fs.db"
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql(
+                "CREATE TABLE notes (id INTEGER PRIMARY KEY, key_id TEXT "
+                "REFERENCES api_keys(id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+            first = _driver(conn)
+        # A constraint checked at COMMIT: SQLite refuses the commit and keeps the transaction.
+        with pytest.raises(IntegrityError), db.write() as conn:
+            conn.exec_driver_sql("INSERT INTO notes (key_id) VALUES ('no such key')")
+        # Another writer of the machine is not locked out meanwhile.
+        other = sqlite3.connect(path, timeout=5, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
+        with pytest.raises(KeyboardInterrupt), db.write() as conn:
+            conn.exec_driver_sql("INSERT INTO notes (key_id) VALUES (NULL)")
+            raise KeyboardInterrupt
+        with db.write() as conn:
+            after = _driver(conn)
+            conn.exec_driver_sql("INSERT INTO notes (key_id) VALUES (NULL)")
+        with db.read() as conn:
+            notes = conn.exec_driver_sql("SELECT count(*) FROM notes").scalar_one()
+    finally:
+        db.close()
+    assert after is not first  # the connection left in a transaction was replaced
+    assert notes == 1  # neither the refused row nor the interrupted one
+
+
+def test_writes_after_close_do_not_bring_the_resident_connection_back(tmp_path: Path) -> None:
+    db = _open(tmp_path)
+    with db.write() as conn:
+        conn.execute(insert(api_keys).values(**_key("key_a")))
+    db.close()
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with db.write() as conn:
+        conn.execute(insert(api_keys).values(**_key("key_b")))
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    db.close()
+
+
 def _key(key_id: str) -> dict[str, object]:
     return {"id": key_id, "name": "", "prefix": "fs_", "key_hash": f"h_{key_id}",
             "disabled": False, "is_operator": False, "created_at": datetime.now(UTC)}  # fmt: skip
+
+
+def test_the_pool_keeps_its_size_beside_the_resident_connection(tmp_path: Path) -> None:
+    db = Database.open(f"sqlite:///{tmp_path / 'fs.db'}", pool_size=1, max_overflow=0)
+    try:
+        with db.write() as conn:
+            conn.execute(insert(api_keys).values(**_key("key_a")))
+        with db.read() as conn:  # the one pooled connection is still there for readers
+            assert conn.execute(select(api_keys.c.id)).scalars().all() == ["key_a"]
+    finally:
+        db.close()

@@ -42,7 +42,8 @@ class Database:
         For a SQLite file the parent folder is created. `sqlite://` (in memory) works too,
         on one shared connection, which is only useful in tests. A bare `postgresql://` URL
         uses psycopg 3 (which prepares a statement once a connection has run it 5 times).
-        `pool_size` + `max_overflow` bound the connections this process opens."""
+        `pool_size` + `max_overflow` bound the connections this process opens (on a SQLite
+        file, beside the one its writers keep)."""
         engine = _create_engine(url, pool_size, max_overflow)
         try:
             upgrade_to_head(engine)
@@ -71,12 +72,13 @@ class Database:
             return
         # The turn first: a writer waiting for it holds no connection meanwhile.
         with self._writers.turn() as outermost:
-            if outermost:
-                with self._resident.transaction() as conn:
+            resident = self._resident if outermost else None
+            if resident is not None:
+                with resident.transaction() as conn:
                     yield conn
                 return
-            # A write nested in this thread's own: a connection of its own, which meets
-            # SQLite's busy timeout as it did before there was a resident connection.
+            # A write nested in this thread's own (or after close): a connection of its own,
+            # which meets SQLite's busy timeout as it did before there was a resident one.
             with self.engine.connect() as conn, conn.begin():
                 sqlite.begin(conn, write=True)
                 yield conn
@@ -106,9 +108,11 @@ class Database:
 
     def close(self) -> None:
         """Close every pooled connection."""
-        if self._writers is not None and self._resident is not None:
-            with self._writers.turn():  # not under a writer still at work
-                self._resident.close()
+        if self._writers is not None:
+            with self._writers.idle():  # not under a writer of this process still at work
+                resident, self._resident = self._resident, None
+            if resident is not None:
+                resident.close()
         self.engine.dispose()
         if self._writers is not None:
             self._writers.close()
@@ -123,7 +127,8 @@ def _create_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
         if sqlite.is_memory(parsed):
             options["poolclass"] = StaticPool
         else:
-            options.update(pool_size=pool_size, max_overflow=max_overflow)
+            # One connection more, which the writers keep (sqlite.ResidentWriter).
+            options.update(pool_size=pool_size + 1, max_overflow=max_overflow)
         engine = create_engine(parsed, **options)
         sqlite.install_hooks(engine)
         return engine

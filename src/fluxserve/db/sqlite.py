@@ -111,6 +111,12 @@ class WriterQueue:
         if fcntl is not None and self._file is not None:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
 
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        """No writer of this process at work meanwhile (other processes' may be)."""
+        with self._local:
+            yield
+
     def close(self) -> None:
         with self._local:
             if self._file is not None:
@@ -122,9 +128,11 @@ class ResidentWriter:
     """The connection this process writes a SQLite file on. Writers take turns (WriterQueue),
     so one connection serves every writer that has its turn. Keeping it spares each write
     transaction the pool's checkout and check-in, which cost a submit about as much as its
-    five statements, and keeps the connection's cache of prepared statements warm. A
-    connection that fails (anything but a refused constraint) is discarded; the next writer
-    opens a fresh one."""
+    five statements, and keeps the connection's cache of prepared statements warm. The pool
+    keeps one slot more for it (`Database.open`). A connection is discarded, and the next
+    writer opens a fresh one, when an error of the database other than a refused constraint
+    went through it, or when anything leaves a transaction open on it (a constraint refused at
+    COMMIT rolls nothing back by itself)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -141,8 +149,9 @@ class ResidentWriter:
             with conn.begin():
                 begin(conn, write=True)
                 yield conn
-        except DBAPIError as exc:
-            if not isinstance(exc, IntegrityError):
+        except BaseException as exc:
+            failed = isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError)
+            if failed or _still_in_transaction(conn):
                 self._discard()
             raise
 
@@ -156,3 +165,13 @@ class ResidentWriter:
         if conn is not None:
             conn.invalidate()  # not back to the pool: it may be what failed
             conn.close()
+
+
+def _still_in_transaction(conn: Connection) -> bool:
+    """Whether SQLAlchemy or SQLite itself still has a transaction open on `conn` (after its
+    transaction ended in an error); True when that cannot be told."""
+    try:
+        driver = conn.connection.driver_connection
+        return conn.in_transaction() or bool(getattr(driver, "in_transaction", True))
+    except Exception:
+        return True
