@@ -148,7 +148,11 @@ class Service:
             signals=self.signals,
             work_dir=s.work_dir,
             training=s.training,
-            image_checker=build_image_checker(s.safety.image_checker, s.safety.image_model_path),
+            image_checker=build_image_checker(
+                s.safety.image_checker,
+                s.safety.image_model_path,
+                device=s.safety.image_checker_device,
+            ),
             signer=self.signer,
             step_times=self.metrics.engine_steps,
         )

@@ -125,6 +125,12 @@ class SafetyConfig(BaseModel):
     image_model_path: str | None = Field(
         default=None, description="Local image-classification folder for kind 'transformers'."
     )
+    image_checker_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where the image check runs. 'auto': a CUDA GPU where the checker's "
+        "runtime can use one (onnxruntime-gpu for open_nsfw, torch for 'transformers'), else "
+        "the CPU; 'cuda' refuses to start without one.",
+    )
 
 
 class TrainingConfig(BaseModel):

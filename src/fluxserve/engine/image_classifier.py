@@ -34,13 +34,17 @@ class TransformersImageClassifierChecker:
         if not folder.is_dir():
             raise ValueError(f"image safety model folder not found: {folder}")
         self._thresholds = thresholds or ThresholdRange()
-        self._device = device
+        # "auto": the GPU when there is one (as for the models; not through their loader, which
+        # would import diffusers into a process that only checks images).
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
         # transformers leaves from_pretrained untyped here.
         self._processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]
             folder, local_files_only=True
         )
         model = AutoModelForImageClassification.from_pretrained(folder, local_files_only=True)
-        self._model = model.to(device).eval()
+        self._model = model.to(self.device).eval()
         self._unsafe = unsafe_label_indices(model.config.id2label)
         if not self._unsafe:
             raise ValueError(
@@ -59,7 +63,7 @@ class TransformersImageClassifierChecker:
         """The unsafe score of each image."""
         inputs = self._processor(images=[rgb(im) for im in images], return_tensors="pt")
         with torch.inference_mode():
-            logits = self._model(**inputs.to(self._device)).logits.float()
+            logits = self._model(**inputs.to(self.device)).logits.float()
         unsafe = list(self._unsafe)
         if self._multi_label:
             per_label = torch.sigmoid(logits)[:, unsafe]

