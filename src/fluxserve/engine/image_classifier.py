@@ -10,6 +10,7 @@ from PIL import Image
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
 from fluxserve.safety.image_check import (
+    CheckerDeviceUnavailable,
     ImageVerdict,
     ThresholdRange,
     image_verdicts,
@@ -38,6 +39,8 @@ class TransformersImageClassifierChecker:
         # would import diffusers into a process that only checks images).
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif device.startswith("cuda") and not torch.cuda.is_available():
+            raise CheckerDeviceUnavailable(f"image_checker_device {device!r}: torch sees no GPU")
         self.device = device
         # transformers leaves from_pretrained untyped here.
         self._processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]

