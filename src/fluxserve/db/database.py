@@ -64,7 +64,7 @@ class Database:
         On SQLite it takes the write lock at BEGIN, so read-then-write logic inside sees no
         concurrent writer; on PostgreSQL it is READ COMMITTED, so callers guard every UPDATE
         with its precondition and check what it changed."""
-        if self._writers is None or self._resident is None:
+        if self._writers is None:
             with self.engine.connect() as conn, conn.begin():
                 if self._sqlite:
                     sqlite.begin(conn, write=True)

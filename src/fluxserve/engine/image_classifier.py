@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
+from fluxserve.engine.devices import resolve_device
 from fluxserve.safety.image_check import (
     CheckerDeviceUnavailable,
     ImageVerdict,
@@ -35,11 +36,8 @@ class TransformersImageClassifierChecker:
         if not folder.is_dir():
             raise ValueError(f"image safety model folder not found: {folder}")
         self._thresholds = thresholds or ThresholdRange()
-        # "auto": the GPU when there is one (as for the models; not through their loader, which
-        # would import diffusers into a process that only checks images).
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        elif device.startswith("cuda") and not torch.cuda.is_available():
+        device = resolve_device(device)
+        if device.startswith("cuda") and not torch.cuda.is_available():
             raise CheckerDeviceUnavailable(f"image_checker_device {device!r}: torch sees no GPU")
         self.device = device
         # transformers leaves from_pretrained untyped here.

